@@ -1,0 +1,3 @@
+from mlcli.cli import main
+
+main()

@@ -1,0 +1,238 @@
+"""The `mlcli` command line. Thin: parse, call, map errors to exit codes.
+
+Nothing here imports TensorFlow at module level; commands that train import it lazily, so
+`--help`, `validate`, `config show`, `schema`, `models` and `datasets` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlcli import __version__
+from mlcli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, ConfigError, MlcliError
+
+app = typer.Typer(
+    name="mlcli",
+    help="Train tf.keras models from declarative YAML configs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect configs.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+_state = {"debug": False}
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a field: --set training.epochs=5 (repeatable)."),
+]
+ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by `mlcli train`.")]
+
+
+def _run(action: Callable[[], object]) -> None:
+    """Call `action`, turning known failures into one-line messages and exit codes."""
+    try:
+        action()
+    except ConfigError as exc:
+        for line in exc.problems:
+            typer.echo(line, err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except MlcliError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        if _state["debug"]:
+            traceback.print_exc()
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: report, don't crash
+        if _state["debug"]:
+            traceback.print_exc()
+        else:
+            typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        raise typer.Exit(EXIT_RUNTIME) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for runtime failures.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def validate(config: ConfigArg, set_: SetOption = None) -> None:
+    """Check a config (every problem at once, with file:line:col); exit 2 if it is wrong."""
+
+    def action() -> None:
+        from mlcli.config import load_config
+
+        cfg = load_config(config, set_ or [])
+        typer.echo(f"{config}: ok ({cfg.model.type} on {cfg.data.source}, {cfg.training.epochs} epochs)")
+
+    _run(action)
+
+
+@config_app.command("show")
+def config_show(config: ConfigArg, set_: SetOption = None) -> None:
+    """Print the resolved config: overrides applied, defaults filled in."""
+
+    def action() -> None:
+        from mlcli.config import load_config
+        from mlcli.config.render import to_yaml
+
+        typer.echo(to_yaml(load_config(config, set_ or [])), nl=False)
+
+    _run(action)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the config (for editor completion and checks)."""
+    import json
+
+    from mlcli.config import Config
+
+    typer.echo(json.dumps(Config.model_json_schema(), indent=2))
+
+
+@app.command()
+def models() -> None:
+    """List the model families with their fields and defaults."""
+    from mlcli.config.models import MODEL_TYPES
+    from mlcli.config.render import print_registry
+
+    print_registry("Model families (model.type)", MODEL_TYPES, "type")
+
+
+@app.command()
+def datasets() -> None:
+    """List the data sources and the builtin datasets."""
+    from mlcli.config.data import DATA_SOURCES
+    from mlcli.config.render import print_builtin_datasets, print_registry
+
+    print_registry("Data sources (data.source)", DATA_SOURCES, "source")
+    print_builtin_datasets()
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Optional[Path], typer.Argument(help="YAML config, or a run directory with --resume.")
+    ] = None,
+    set_: SetOption = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Write the run here instead of runs/<name>/<time>.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a run: `--resume RUN_DIR` or `--run-dir DIR --resume`.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One plain line per epoch.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Let TensorFlow's own logs through.")] = False,
+) -> None:
+    """Train a model from CONFIG and leave a run directory."""
+
+    def action() -> None:
+        from mlcli.train.entry import train_command
+
+        train_command(config, set_ or [], run_dir, resume, quiet=quiet, verbose=verbose, argv=sys.argv)
+
+    _run(action)
+
+
+@app.command()
+def evaluate(
+    run_dir: RunDirArg,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "best",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Let TensorFlow's own logs through.")] = False,
+) -> None:
+    """Evaluate a run's checkpoint on a split; writes eval.json."""
+
+    def action() -> None:
+        from mlcli.train.evaluate import evaluate_command
+
+        evaluate_command(run_dir, split, checkpoint, json_out, verbose=verbose)
+
+    _run(action)
+
+
+@app.command()
+def predict(
+    run_dir: RunDirArg,
+    inputs: Annotated[list[str], typer.Argument(help="Image files, text lines or a .txt file, .csv, .npz.")],
+    out: Annotated[Optional[Path], typer.Option(help="Write predictions to a .csv or .json file.")] = None,
+    checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "best",
+    top_k: Annotated[int, typer.Option(min=1, help="Classes shown per input.")] = 3,
+) -> None:
+    """Predict with a trained run on new inputs."""
+
+    def action() -> None:
+        from mlcli.train.predict import predict_command
+
+        predict_command(run_dir, inputs, out, checkpoint, top_k)
+
+    _run(action)
+
+
+@app.command()
+def sample(
+    run_dir: RunDirArg,
+    num: Annotated[int, typer.Option(min=1, help="How many images.")] = 16,
+    out: Annotated[Path, typer.Option(help="Output .npz (images uint8 NxHxWxC).")] = Path("samples.npz"),
+    seed: Annotated[int, typer.Option(help="Latent seed.")] = 0,
+    png: Annotated[Optional[Path], typer.Option(help="Also write a grid PNG.")] = None,
+    label: Annotated[Optional[int], typer.Option(help="Class to generate (conditional GANs).")] = None,
+    checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "last",
+) -> None:
+    """Generate images with a trained GAN."""
+
+    def action() -> None:
+        from mlcli.train.sample import sample_command
+
+        sample_command(run_dir, num, out, seed, png, label, checkpoint)
+
+    _run(action)
+
+
+@app.command()
+def export(
+    run_dir: RunDirArg,
+    format_: Annotated[str, typer.Option("--format", help="keras, saved_model or tflite.")] = "keras",
+    out: Annotated[Optional[Path], typer.Option(help="Where to write the export.")] = None,
+    checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best",
+) -> None:
+    """Export a model that takes raw inputs, verified by reloading it."""
+
+    def action() -> None:
+        from mlcli.export import export_command
+
+        export_command(run_dir, format_, out, checkpoint)
+
+    _run(action)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Shared pydantic base and small reusable field types for the config."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ACTIVATIONS = (
+    "relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish", "silu",
+    "leaky_relu", "softplus", "mish", "linear",
+)
+Activation = Literal[
+    "relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish", "silu",
+    "leaky_relu", "softplus", "mish", "linear",
+]
+PositiveInt = Annotated[int, Field(gt=0, le=1_000_000_000)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class StrictModel(BaseModel):
+    """Every config section rejects unknown keys so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Regularizer(StrictModel):
+    """L1/L2 penalty on kernels, as `keras.regularizers.L1L2`."""
+
+    l1: float = Field(0.0, ge=0.0, le=1.0)
+    l2: float = Field(0.0, ge=0.0, le=1.0)

@@ -1,0 +1,158 @@
+"""Config of each data source, discriminated on `source`.
+
+Adding a source = one class here, one line in `DataConfig`, one module in `mlcli/data/`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BeforeValidator, Field
+
+from mlcli.config.base import Fraction, PositiveInt, StrictModel
+
+AUGMENTATIONS = ("random_flip", "random_rotation", "random_translation", "random_zoom", "random_contrast")
+
+
+def _augment_item(value: object) -> object:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Augmentation(StrictModel):
+    """One Keras preprocessing layer applied to training batches only."""
+
+    name: Literal["random_flip", "random_rotation", "random_translation", "random_zoom", "random_contrast"]
+    factor: float = Field(0.1, gt=0.0, le=1.0)
+    mode: Literal["horizontal", "vertical", "horizontal_and_vertical"] = "horizontal"
+
+
+class TextVectorization(StrictModel):
+    """Settings of `keras.layers.TextVectorization`, adapted on the training split only."""
+
+    max_tokens: PositiveInt = 20000
+    sequence_length: PositiveInt = 200
+    split: Literal["whitespace", "character"] = "whitespace"
+    lowercase: bool = True
+
+
+class Preprocessing(StrictModel):
+    """How raw inputs become model inputs; fitted state is saved in the run directory."""
+
+    normalize: bool = True
+    image_range: Literal["unit", "symmetric", "auto"] = "auto"
+    standardize: bool = True
+    augment: list[Annotated[Augmentation, BeforeValidator(_augment_item)]] = Field(default_factory=list)
+    text: TextVectorization = Field(default_factory=TextVectorization)
+
+
+class _Source(StrictModel):
+    batch_size: PositiveInt = 32
+    val_fraction: Fraction = 0.1
+    shuffle_buffer: PositiveInt = 10000
+    cache: bool = True
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+
+
+class Splits(StrictModel):
+    """TFDS split expressions (`train[:90%]`); a missing `val` is carved from train."""
+
+    train: str = "train"
+    val: str | None = None
+    test: str | None = "test"
+
+
+class TfdsData(_Source):
+    source: Literal["tfds"]
+    name: str = Field(min_length=1)
+    splits: Splits = Field(default_factory=Splits)
+    data_dir: str | None = None
+    download: bool = True
+    image_key: str | None = None
+    text_key: str | None = None
+    label_key: str | None = None
+
+
+class BuiltinData(_Source):
+    source: Literal["builtin"]
+    name: Literal["digits", "co2"]
+    window: PositiveInt = 52
+    horizon: PositiveInt = 1
+
+
+class ImageFolderData(_Source):
+    source: Literal["image_folder"]
+    path: str
+    test_path: str | None = None
+    test_fraction: Fraction = 0.0
+    image_size: tuple[PositiveInt, PositiveInt] = (64, 64)
+    color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+
+
+class TextFolderData(_Source):
+    source: Literal["text_folder"]
+    path: str
+    test_path: str | None = None
+    test_fraction: Fraction = 0.0
+
+
+class CsvData(_Source):
+    source: Literal["csv"]
+    path: str
+    task: Literal["classification", "regression", "timeseries"] = "classification"
+    label: str | None = None
+    features: list[str] | None = None
+    value_column: str | None = None
+    window: PositiveInt = 24
+    horizon: PositiveInt = 1
+    test_fraction: Fraction = 0.2
+
+
+class NpzData(_Source):
+    source: Literal["npz"]
+    path: str
+    task: Literal["auto", "classification", "regression", "generation"] = "auto"
+    test_fraction: Fraction = 0.2
+
+
+class SyntheticData(_Source):
+    source: Literal["synthetic"]
+    kind: Literal["images", "tokens", "sequences", "regression"] = "images"
+    num_samples: PositiveInt = 256
+    shape: list[PositiveInt] = Field(default_factory=lambda: [8, 8, 1], min_length=1, max_length=4)
+    num_classes: Annotated[int, Field(ge=1, le=100000)] = 10
+    vocab_size: Annotated[int, Field(ge=2, le=1000000)] = 1000
+    window: PositiveInt = 24
+    horizon: PositiveInt = 1
+    test_fraction: Fraction = 0.2
+
+
+DataConfig = Annotated[
+    Union[TfdsData, BuiltinData, ImageFolderData, TextFolderData, CsvData, NpzData, SyntheticData],
+    Field(discriminator="source"),
+]
+
+DATA_SOURCES = {
+    "tfds": TfdsData,
+    "builtin": BuiltinData,
+    "image_folder": ImageFolderData,
+    "text_folder": TextFolderData,
+    "csv": CsvData,
+    "npz": NpzData,
+    "synthetic": SyntheticData,
+}
+
+# Shapes known from the config alone, so model checks can run before TensorFlow is imported.
+BUILTIN_SHAPES = {"digits": (8, 8, 1), "co2": None}
+
+
+def known_image_shape(data: object) -> tuple[int, ...] | None:
+    """The input image shape when the config alone determines it, else None."""
+    if isinstance(data, BuiltinData):
+        return BUILTIN_SHAPES.get(data.name)
+    if isinstance(data, ImageFolderData):
+        channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[data.color_mode]
+        return (*data.image_size, channels)
+    if isinstance(data, SyntheticData) and data.kind == "images":
+        shape = tuple(data.shape)
+        return shape if len(shape) == 3 else (*shape, 1) if len(shape) == 2 else None
+    return None

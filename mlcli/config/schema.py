@@ -1,0 +1,101 @@
+"""The whole config: name, seed, data, model, optimizer, training, distribute."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from mlcli.config.base import PositiveInt, StrictModel
+from mlcli.config.data import DataConfig
+from mlcli.config.models import ModelConfig
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+METRICS = ("accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse")
+
+
+class Schedule(StrictModel):
+    """Learning-rate schedule; epochs are converted to steps once the data size is known."""
+
+    name: Literal["constant", "exponential", "cosine", "piecewise"] = "constant"
+    warmup_epochs: Annotated[float, Field(ge=0)] = 0.0
+    decay_rate: Annotated[float, Field(gt=0, le=1)] = 0.9
+    decay_epochs: Annotated[float, Field(gt=0)] = 1.0
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
+    boundaries: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
+    values: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
+
+
+class OptimizerSpec(StrictModel):
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    nesterov: bool = False
+    beta_1: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    clipnorm: Annotated[float, Field(gt=0)] | None = None
+    clipvalue: Annotated[float, Field(gt=0)] | None = None
+    schedule: Schedule = Field(default_factory=Schedule)
+
+
+class OptimizerConfig(OptimizerSpec):
+    """One optimizer, or for GANs separate `generator:` / `discriminator:` ones."""
+
+    generator: OptimizerSpec | None = None
+    discriminator: OptimizerSpec | None = None
+
+
+class EarlyStopping(StrictModel):
+    monitor: str = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 5
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    restore_best_weights: bool = True
+
+
+class Checkpoint(StrictModel):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class ReduceLrOnPlateau(StrictModel):
+    monitor: str = "val_loss"
+    factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    patience: Annotated[int, Field(ge=0)] = 2
+    min_lr: Annotated[float, Field(ge=0)] = 1e-6
+
+
+class Training(StrictModel):
+    epochs: Annotated[int, Field(gt=0, le=1_000_000)] = 10
+    loss: str = "auto"
+    metrics: list[Literal["accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse"]] = Field(
+        default_factory=lambda: ["accuracy"]
+    )
+    top_k: PositiveInt = 5
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    early_stopping: EarlyStopping | None = None
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+    reduce_lr_on_plateau: ReduceLrOnPlateau | None = None
+    jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool | Literal["auto"] = "auto"
+    steps_per_execution: PositiveInt | Literal["auto"] = "auto"
+    deterministic: bool = False
+    tensorboard: bool = True
+    plots: bool = True
+
+
+class Distribute(StrictModel):
+    """`data.batch_size` is the global batch; each replica gets batch_size / replicas."""
+
+    strategy: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
+    devices: list[str] | None = None
+
+
+class Config(StrictModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    data: DataConfig
+    model: ModelConfig
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    training: Training = Field(default_factory=Training)
+    distribute: Distribute = Field(default_factory=Distribute)

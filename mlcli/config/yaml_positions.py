@@ -1,0 +1,148 @@
+"""Safe YAML loading that remembers where every key and value came from.
+
+PyYAML's `safe_load` forgets positions and silently keeps the last of two duplicate keys. We
+compose the node tree ourselves so each validation error can point at `file:line:col`, and so
+duplicate keys and non-standard tags (`!!python/object`) are errors rather than surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcli.errors import ConfigError
+
+Path_ = tuple[Any, ...]
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:" + name
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary", "merge")
+}
+
+
+@dataclass
+class Located:
+    """A loaded document plus the positions (1-based line, column) of its keys and values."""
+
+    data: Any
+    source: str
+    key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    value_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    overrides: dict[Path_, str] = field(default_factory=dict)
+
+    def locate(self, path: Path_, prefer_key: bool = False) -> str:
+        """Where `path` came from: the `--set` that wrote it, else `file:line:col` of its node."""
+        for depth in range(len(path), -1, -1):
+            if path[:depth] in self.overrides:
+                return f"--set {self.overrides[path[:depth]]}"
+        tables = (
+            (self.key_positions, self.value_positions)
+            if prefer_key
+            else (self.value_positions, self.key_positions)
+        )
+        for depth in range(len(path), -1, -1):
+            for table in tables:
+                if path[:depth] in table:
+                    line, col = table[path[:depth]]
+                    return f"{self.source}:{line}:{col}"
+        return self.source
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain Python, collecting positions and problems."""
+
+    def __init__(self, source: str, loader: yaml.SafeLoader):
+        self.source = source
+        self.loader = loader
+        self.doc = Located(data=None, source=source)
+        self.problems: list[str] = []
+
+    def where(self, node: yaml.Node) -> str:
+        line, col = _mark(node)
+        return f"{self.source}:{line}:{col}"
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.doc.value_positions[path] = _mark(node)
+        if node.tag not in _SAFE_TAGS:
+            self.problems.append(
+                f"{self.where(node)}: {_dotted(path)}: tag {node.tag!r} is not allowed "
+                "(mlcli loads YAML safely and never runs code from a config)"
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
+        self.loader.flatten_mapping(node)
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(f"{self.where(key_node)}: {_dotted(path)}: keys must be plain scalars")
+                continue
+            key = self.loader.construct_object(key_node)
+            if key in out:
+                first = self.doc.key_positions[path + (key,)]
+                self.problems.append(
+                    f"{self.where(key_node)}: {_dotted(path + (key,))}: duplicate key "
+                    f"(first defined at line {first[0]}); remove one of them"
+                )
+                continue
+            self.doc.key_positions[path + (key,)] = _mark(key_node)
+            out[key] = self.build(value_node, path + (key,))
+        return out
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path) or "<root>"
+
+
+def load_located(text: str, source: str) -> Located:
+    """Parse `text` (named `source` in messages) safely; raise ConfigError for any problem."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "\t" in str(problem):
+            problem = f"{problem} (YAML forbids tabs for indentation; use spaces)"
+        raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: YAML error: {exc}"]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ConfigError([f"{source}:1:1: the config is empty; it needs at least name, data and model"])
+    builder = _Builder(source, loader)
+    data = builder.build(node, ())
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        line, col = _mark(node)
+        raise ConfigError([f"{source}:{line}:{col}: <root>: the config must be a mapping of keys, not {kind}"])
+    builder.doc.data = data
+    return builder.doc
+
+
+def load_file(path: str | Path) -> Located:
+    """Read a config file; a missing or unreadable file is a user error."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"{path}: no such config file"])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+    return load_located(text, str(path))

@@ -1,0 +1,104 @@
+"""`class_name/*.png|jpg` and `class_name/*.txt` folders, read with Keras' own directory loaders.
+
+Folders are checked before Keras sees them, so an empty class or a corrupt image is a one-line
+user error naming the path. Nothing is ever written into the user's folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlcli.config.data import ImageFolderData, TextFolderData
+from mlcli.data.raw import RawData, split_fraction
+from mlcli.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+def _class_dirs(root: Path, suffixes: set[str]) -> list[Path]:
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise UserError(f"{root}: no class folders inside; expected {root}/<class_name>/<files>")
+    for cls in classes:
+        if not any(f.suffix.lower() in suffixes for f in cls.iterdir() if f.is_file()):
+            raise UserError(f"{cls}: class folder has no {'/'.join(sorted(suffixes))} files")
+    if len(classes) < 2:
+        raise UserError(f"{root}: only one class folder ({classes[0].name}); need at least two")
+    return classes
+
+
+def _check_images(classes: list[Path]) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    for cls in classes:
+        for f in sorted(cls.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(f) as img:
+                    img.verify()
+            except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+                raise UserError(f"{f}: unreadable image ({exc})") from None
+
+
+def _image_arrays(root: Path, cfg: ImageFolderData) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import keras
+
+    classes = _class_dirs(root, IMAGE_SUFFIXES)
+    _check_images(classes)
+    ds = keras.utils.image_dataset_from_directory(
+        root, labels="inferred", label_mode="int", class_names=[c.name for c in classes],
+        color_mode=cfg.color_mode, image_size=tuple(cfg.image_size), batch_size=None, shuffle=False,
+        verbose=False,
+    )
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    x = np.clip(np.round(np.stack(xs)), 0, 255).astype(np.uint8)
+    return x, np.array(ys, np.int32), [c.name for c in classes]
+
+
+def _text_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import keras
+
+    classes = _class_dirs(root, {".txt"})
+    ds = keras.utils.text_dataset_from_directory(
+        root, labels="inferred", label_mode="int", class_names=[c.name for c in classes],
+        batch_size=None, shuffle=False, verbose=False,
+    )
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return np.array(xs, dtype=object), np.array(ys, np.int32), [c.name for c in classes]
+
+
+def _split(cfg, x, y, test, seed: int) -> tuple:
+    if test is None:
+        (x, y), test = split_fraction(x, y, cfg.test_fraction, seed)
+        test = test if len(test[0]) else None
+    train, val = split_fraction(x, y, cfg.val_fraction, seed + 1)
+    return train, val, test
+
+
+def load_images(cfg: ImageFolderData, seed: int) -> RawData:
+    x, y, names = _image_arrays(Path(cfg.path), cfg)
+    test = None
+    if cfg.test_path:
+        tx, ty, tnames = _image_arrays(Path(cfg.test_path), cfg)
+        if tnames != names:
+            raise UserError(f"{cfg.test_path}: class folders {tnames} differ from {cfg.path}: {names}")
+        test = (tx, ty)
+    train, val, test = _split(cfg, x, y, test, seed)
+    return RawData("image", "classification", train, val, test, class_names=names)
+
+
+def load_texts(cfg: TextFolderData, seed: int) -> RawData:
+    x, y, names = _text_arrays(Path(cfg.path))
+    test = None
+    if cfg.test_path:
+        tx, ty, tnames = _text_arrays(Path(cfg.test_path))
+        if tnames != names:
+            raise UserError(f"{cfg.test_path}: class folders {tnames} differ from {cfg.path}: {names}")
+        test = (tx, ty)
+    train, val, test = _split(cfg, x, y, test, seed)
+    return RawData("text", "classification", train, val, test, class_names=names)

@@ -1,0 +1,81 @@
+"""Preprocessing fitted on train only, as Keras layers, so training, evaluation and export agree.
+
+`fit_state` computes what must be learned from data (vocabulary, mean/std); `preprocessor`
+rebuilds the same Keras layer from that saved state anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlcli.config.data import Preprocessing
+from mlcli.data.raw import RawData
+
+
+def image_scale(prep: Preprocessing, model_type: str) -> tuple[float, float]:
+    """uint8 → [0, 1], or [-1, 1] for GANs whose generator ends in tanh."""
+    if not prep.normalize:
+        return 1.0, 0.0
+    symmetric = prep.image_range == "symmetric" or (prep.image_range == "auto" and model_type == "gan")
+    return (1 / 127.5, -1.0) if symmetric else (1 / 255.0, 0.0)
+
+
+def fit_state(raw: RawData, prep: Preprocessing, model_type: str, window: int = 0, horizon: int = 1) -> dict:
+    """Everything learned from the training split, as JSON-able values."""
+    state: dict[str, Any] = {}
+    if raw.kind == "image":
+        scale, offset = image_scale(prep, model_type)
+        state.update(scale=scale, offset=offset)
+    elif raw.kind in ("features", "series"):
+        x = raw.train[0] if raw.kind == "features" else raw.series[0]
+        mean = np.mean(x, axis=0) if prep.standardize else np.zeros_like(np.mean(x, axis=0))
+        std = np.std(x, axis=0) if prep.standardize else np.ones_like(mean)
+        std = np.where(std > 1e-8, std, 1.0)
+        state.update(mean=np.atleast_1d(mean).tolist(), std=np.atleast_1d(std).tolist())
+        if raw.kind == "series":
+            state.update(window=window, horizon=horizon)
+    elif raw.kind == "text":
+        state.update(_adapt_text(raw, prep))
+    return state
+
+
+def _text_layer(prep_text: dict, vocabulary: list[str] | None = None, name: str | None = None):
+    import keras
+
+    return keras.layers.TextVectorization(
+        max_tokens=prep_text["max_tokens"],
+        output_sequence_length=prep_text["sequence_length"],
+        split=prep_text["split"],
+        standardize="lower_and_strip_punctuation" if prep_text["lowercase"] else "strip_punctuation",
+        vocabulary=vocabulary,
+        name=name,
+    )
+
+
+def _adapt_text(raw: RawData, prep: Preprocessing) -> dict:
+    import tensorflow as tf
+
+    settings = prep.text.model_dump()
+    layer = _text_layer(settings)
+    if isinstance(raw.train, tuple):
+        texts = tf.data.Dataset.from_tensor_slices(raw.train[0].astype(str))
+    else:
+        texts = raw.train.map(lambda x, y: x)
+    layer.adapt(texts.batch(512))
+    return {"text": settings, "vocabulary": layer.get_vocabulary()}
+
+
+def preprocessor(spec_kind: str, state: dict):
+    """The Keras layer mapping raw inputs to model inputs, rebuilt from saved state (or None)."""
+    import keras
+
+    if spec_kind == "image":
+        return keras.layers.Rescaling(state["scale"], state["offset"], name="preprocess")
+    if spec_kind == "text":
+        return _text_layer(state["text"], state["vocabulary"], name="preprocess")
+    if spec_kind in ("features", "series"):
+        mean, std = np.array(state["mean"]), np.array(state["std"])
+        return keras.layers.Normalization(mean=mean, variance=std**2, name="preprocess")
+    return None

@@ -1,0 +1,65 @@
+"""Raw, unpreprocessed splits as each source hands them over, plus seeded split helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlcli.data.spec import InputKind, Task
+from mlcli.errors import UserError
+
+
+@dataclass
+class RawData:
+    """Splits as numpy `(x, y)` pairs (`y` None for generation), or tf.data for TFDS.
+
+    For `series`, each split is a 1-D array of values in time order; windows are cut later,
+    after standardising with train-only statistics.
+    """
+
+    kind: InputKind
+    task: Task
+    train: Any
+    val: Any = None
+    test: Any = None
+    class_names: list[str] | None = None
+    vocab_size: int | None = None
+    sizes: tuple[int, int, int] | None = None
+    series: tuple | None = None  # for `series`: the raw (train, val, test) values before windowing
+
+
+def split_fraction(
+    x: np.ndarray, y: np.ndarray | None, fraction: float, seed: int, stratify: bool = True
+) -> tuple[tuple, tuple]:
+    """Carve `fraction` of (x, y) off by a seeded permutation, stratified by class when labelled."""
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    if fraction <= 0:
+        return (x, y), (x[:0], None if y is None else y[:0])
+    if y is not None and stratify and np.issubdtype(np.asarray(y).dtype, np.integer):
+        held: list[int] = []
+        for cls in np.unique(y):
+            idx = np.flatnonzero(y == cls)
+            rng.shuffle(idx)
+            held.extend(idx[: int(round(len(idx) * fraction))])
+        mask = np.zeros(n, bool)
+        mask[held] = True
+    else:
+        mask = np.zeros(n, bool)
+        mask[rng.permutation(n)[: int(round(n * fraction))]] = True
+    keep, hold = np.flatnonzero(~mask), np.flatnonzero(mask)
+    rng.shuffle(keep)
+    rng.shuffle(hold)
+
+    def take(idx: np.ndarray) -> tuple:
+        return x[idx], None if y is None else y[idx]
+
+    return take(keep), take(hold)
+
+
+def check_labels(y: np.ndarray, what: str) -> None:
+    """A classifier needs at least two classes in its training labels."""
+    if len(np.unique(y)) < 2:
+        raise UserError(f"{what}: the label has a single class ({np.unique(y)[0]!r}); need at least two")
