@@ -127,6 +127,10 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
         problems.append((("model", "type"), "a GAN needs image data, but this data source has no images"))
     if shape is not None and hasattr(cfg.model, "check_input"):
         problems.extend((("model", *p), m) for p, m in cfg.model.check_input(shape))
+    if cfg.training.reduce_lr_on_plateau and cfg.optimizer.schedule.name != "constant":
+        problems.append((("training", "reduce_lr_on_plateau"),
+                         f"needs optimizer.schedule.name: constant (got {cfg.optimizer.schedule.name}); "
+                         "use one or the other"))
     if cfg.model.type in ("cnn",) and isinstance(cfg.data, (CsvData, TextFolderData)):
         problems.append((("model", "type"), f"a CNN needs image data, not `{cfg.data.source}`"))
     return problems

@@ -98,7 +98,7 @@ class TransformerModel(StrictModel):
     num_layers: Annotated[int, Field(gt=0, le=96)] = 2
     dropout: Fraction = 0.1
     norm_first: bool = True
-    pooling: Literal["avg", "max", "cls"] = "avg"
+    pooling: Literal["avg", "max"] = "avg"
     dense: list[PositiveInt] = Field(default_factory=list)
     activation: Activation = "gelu"
     regularizer: Regularizer = Field(default_factory=Regularizer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlcli.config.base import PositiveInt, StrictModel
 from mlcli.config.data import DataConfig
@@ -24,6 +24,19 @@ class Schedule(StrictModel):
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
     boundaries: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
     values: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Schedule":
+        if self.name == "piecewise" and len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(
+                f"piecewise needs one more value than boundaries (got {len(self.boundaries)} "
+                f"boundaries, {len(self.values)} values)"
+            )
+        if self.name == "piecewise" and self.boundaries != sorted(self.boundaries):
+            raise ValueError("piecewise boundaries must increase")
+        if self.warmup_epochs and self.name != "cosine":
+            raise ValueError("warmup_epochs is supported with the cosine schedule only")
+        return self
 
 
 class OptimizerSpec(StrictModel):
@@ -67,10 +80,8 @@ class ReduceLrOnPlateau(StrictModel):
 
 class Training(StrictModel):
     epochs: Annotated[int, Field(gt=0, le=1_000_000)] = 10
-    loss: str = "auto"
-    metrics: list[Literal["accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse"]] = Field(
-        default_factory=lambda: ["accuracy"]
-    )
+    loss: Literal["auto", "crossentropy", "mse", "mae", "huber"] = "auto"
+    metrics: list[Literal["accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse"]] | None = None
     top_k: PositiveInt = 5
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
     early_stopping: EarlyStopping | None = None

@@ -1,0 +1,26 @@
+"""Dense networks over feature vectors (images are flattened first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from mlcli.config.models import MlpModel
+from mlcli.models.layers import activation, model_input, output_head, regularizer
+
+
+def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
+    reg = regularizer(cfg.regularizer)
+    inputs = model_input(spec)
+    x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
+    if spec.kind in ("tokens", "text"):
+        x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32"))(x)
+    for units in cfg.layers:
+        x = keras.layers.Dense(units, kernel_regularizer=reg, use_bias=not cfg.batch_norm)(x)
+        if cfg.batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = activation(cfg.activation)(x)
+        if cfg.dropout:
+            x = keras.layers.Dropout(cfg.dropout)(x)
+    return keras.Model(inputs, output_head(x, spec, reg), name="mlp")

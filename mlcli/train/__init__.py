@@ -1,0 +1,1 @@
+"""Training, evaluation and prediction; everything a run writes goes through `rundir`."""

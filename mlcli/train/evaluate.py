@@ -1,0 +1,73 @@
+"""`mlcli evaluate`: rebuild the data with the run's saved preprocessing and score a checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from mlcli.errors import UserError
+from mlcli.train.restore import load_checkpoint, open_run
+from mlcli.train.rundir import atomic_write_json
+
+
+def _tables(result: dict, class_names: list[str], console: Console) -> None:
+    table = Table(title="per class", title_justify="left")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="right")
+    for name, row in result["per_class"].items():
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"]))
+    console.print(table)
+    matrix = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    matrix.add_column("")
+    for name in class_names:
+        matrix.add_column(name[:8], justify="right")
+    for name, row in zip(class_names, result["confusion_matrix"]):
+        matrix.add_row(name[:12], *[str(v) if v else "." for v in row])
+    console.print(matrix)
+
+
+def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool, verbose: bool = False) -> dict:
+    if split not in ("test", "val", "train"):
+        raise UserError(f"--split {split!r}: choose test, val or train")
+    run = open_run(run_dir)
+    model = load_checkpoint(run, checkpoint, verbose)
+    if run.spec.task == "generation":
+        from mlcli.models.gan_quality import evaluate_gan
+
+        result = evaluate_gan(run, model, split)
+    else:
+        from mlcli.data import load_dataset
+        from mlcli.train.scoring import score
+
+        bundle = load_dataset(run.cfg, run.spec)
+        dataset = {"test": bundle.test, "val": bundle.val, "train": bundle.raw.train}[split]
+        if split == "train":
+            from mlcli.data import pipeline
+
+            dataset = pipeline.build(bundle.raw.train, run.spec, run.cfg.data.batch_size, training=False,
+                                     seed=run.cfg.seed)
+        if dataset is None:
+            raise UserError(f"{run_dir}: this run's data has no {split} split")
+        result = score(model, dataset, run.spec, run.cfg.training.top_k)
+    result = {"split": split, "checkpoint": checkpoint, **result}
+    atomic_write_json(Path(run_dir) / "eval.json", result)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return result
+    console = Console()
+    headline = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    console.print(f"[bold]{run_dir}[/] {split} ({checkpoint}): " + "  ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items()))
+    if "per_class" in result:
+        _tables(result, run.spec.class_names, console)
+        from mlcli.train.plots import confusion
+
+        import numpy as np
+
+        confusion(np.array(result["confusion_matrix"]), run.spec.class_names,
+                  Path(run_dir) / "plots" / "confusion.png")
+    return result

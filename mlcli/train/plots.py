@@ -1,0 +1,77 @@
+"""PNG plots for the run directory: training curves, confusion matrix, image grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlcli.train.rundir import atomic_write
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves(rows: list[dict], path: Path) -> None:
+    """Loss and each metric per epoch, train and val on the same axes."""
+    if not rows:
+        return
+    plt = _pyplot()
+    epochs = [int(r["epoch"]) for r in rows]
+    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, [float(r[name]) for r in rows], marker="o", label=f"train {name}")
+        if f"val_{name}" in rows[0]:
+            ax.plot(epochs, [float(r.get(f"val_{name}") or "nan") for r in rows], marker="o", label=f"val {name}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
+    plt.close(fig)
+
+
+def confusion(matrix: np.ndarray, class_names: list[str], path: Path) -> None:
+    plt = _pyplot()
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.5 * n, 1 + 0.5 * n))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=90 if n > 10 else 0)
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
+    plt.close(fig)
+
+
+def image_grid(images: np.ndarray, path: Path, columns: int = 8, titles: list[str] | None = None) -> None:
+    """uint8 N x H x W x C images as one grid PNG."""
+    plt = _pyplot()
+    n = len(images)
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = images[i]
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
+                      vmin=0, vmax=255, interpolation="nearest")
+            if titles:
+                ax.set_title(titles[i], fontsize=7)
+    fig.tight_layout(pad=0.2)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=80), suffix=".png")
+    plt.close(fig)

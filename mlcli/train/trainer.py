@@ -1,0 +1,183 @@
+"""`train_and_evaluate(cfg, run_dir)`: the one entry that builds, trains, checkpoints and scores."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from mlcli.errors import TrainingFailed
+from mlcli.train import rundir
+from mlcli.train.rundir import Stopwatch, atomic_write_json
+
+
+def set_seeds(seed: int, deterministic: bool) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def compile_model(model, cfg: Any, spec: Any, steps_per_epoch: int, device: Any) -> None:
+    from mlcli.train.metrics import make_loss, make_metrics
+    from mlcli.train.optim import make_optimizer
+
+    if hasattr(model, "compile_gan"):  # GAN: two optimizers, its own losses
+        model.compile_gan(cfg, steps_per_epoch, jit_compile=device.jit_compile)
+        return
+    model.compile(
+        optimizer=make_optimizer(cfg.optimizer, steps_per_epoch, cfg.training.epochs),
+        loss=make_loss(cfg.training, spec),
+        metrics=make_metrics(cfg.training, spec),
+        jit_compile=device.jit_compile,
+        steps_per_execution=device.steps_per_execution,
+    )
+
+
+def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, state: dict | None, model_family):
+    import keras
+
+    from mlcli.train.callbacks import NanGuard, ResumableEarlyStopping, RunWriter
+    from mlcli.train.progress import EpochTimer, make_progress
+
+    t = cfg.training
+    timer = EpochTimer(spec.num_train)
+    guard = NanGuard()
+    early = None
+    if t.early_stopping:
+        early = ResumableEarlyStopping(
+            restored=state, monitor=t.early_stopping.monitor, patience=t.early_stopping.patience,
+            min_delta=t.early_stopping.min_delta, restore_best_weights=t.early_stopping.restore_best_weights)
+    monitor = t.checkpoint.monitor
+    writer = RunWriter(run_dir, monitor, t.checkpoint.mode, rows, best=(state or {}).get("best"),
+                       extra_state=early.state if early else None)
+    callbacks = ([early] if early else []) + [timer, guard, writer]
+    if t.reduce_lr_on_plateau:
+        r = t.reduce_lr_on_plateau
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor,
+                                                           patience=r.patience, min_lr=r.min_lr, verbose=0))
+    if t.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False,
+                                                     profile_batch=0))
+    callbacks.extend(model_family.extra_callbacks(cfg, run_dir) if hasattr(model_family, "extra_callbacks") else [])
+    callbacks.append(make_progress(quiet, cfg.data.batch_size))
+    return callbacks, timer, guard, writer
+
+
+def train_and_evaluate(cfg: Any, run_dir: Path, *, resume: bool = False, quiet: bool = False,
+                       verbose: bool = False, argv: list[str] | None = None) -> dict:
+    """Train `cfg` into `run_dir` (resuming from its last completed epoch if asked); return summary."""
+    from mlcli.train.quiet import import_tensorflow
+
+    import_tensorflow(verbose)
+    import keras
+    from mlcli.data import load_dataset
+    from mlcli.data.spec import DataSpec
+    from mlcli.models import build_model
+    from mlcli.train import device as device_mod
+    from mlcli.train import metrics as _metrics  # noqa: F401  (registers custom objects for load_model)
+    from mlcli.train.callbacks import read_metrics, read_state
+    from mlcli.train.distribute import get_strategy
+    from mlcli.train.scoring import score
+
+    wall = Stopwatch()
+    run_dir = Path(run_dir)
+    set_seeds(cfg.seed, cfg.training.deterministic)
+    device = device_mod.resolve(cfg.training)
+    keras.mixed_precision.set_global_policy(device.mixed_precision)
+    record = rundir.start_record(run_dir, cfg.seed, argv or [], device.as_dict(), resumed=resume)
+    try:
+        spec_path = run_dir / rundir.SPEC_FILE
+        state = read_state(run_dir) if resume else None
+        bundle = load_dataset(cfg, DataSpec.load(spec_path) if resume and spec_path.is_file() else None)
+        spec = bundle.spec
+        if not spec_path.is_file():
+            spec.save(spec_path)
+        steps_per_epoch = max(1, math.ceil(spec.num_train / cfg.data.batch_size))
+        strategy = get_strategy(cfg.distribute, device.gpus)
+        scope = strategy.scope() if strategy else _null()
+        initial_epoch = 0
+        with scope:
+            if state and (run_dir / "checkpoints" / "last.keras").is_file():
+                model = keras.models.load_model(run_dir / "checkpoints" / "last.keras")
+                initial_epoch = int(state["epoch"])
+            else:
+                model = build_model(cfg, spec)
+                compile_model(model, cfg, spec, steps_per_epoch, device)
+        rows = [r for r in read_metrics(run_dir) if int(r["epoch"]) <= initial_epoch] if resume else []
+        if initial_epoch >= cfg.training.epochs:
+            from mlcli.errors import UserError
+
+            raise UserError(f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; "
+                            f"raise the budget with --set training.epochs={initial_epoch + 10}")
+        callbacks, timer, guard, writer = _callbacks(cfg, run_dir, spec, quiet, rows, state, model)
+        train_clock = Stopwatch()
+        history = model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.training.epochs,
+                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        train_seconds = train_clock.elapsed()
+        if guard.where:
+            raise TrainingFailed(
+                f"training stopped: {guard.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
+                f"Last good checkpoints kept in {run_dir / 'checkpoints'}")
+        summary = _summarise(cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch,
+                             train_seconds, wall, device, score)
+        if cfg.training.plots:
+            from mlcli.train.plots import curves
+
+            curves(writer.rows, run_dir / "plots" / "curves.png")
+        rundir.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
+        return summary
+    except KeyboardInterrupt:
+        rundir.finish_record(run_dir, record, "interrupted", wall_time_s=round(wall.elapsed(), 3))
+        raise
+    except TrainingFailed as exc:
+        rundir.finish_record(run_dir, record, "failed", error=str(exc))
+        raise
+    except BaseException as exc:
+        rundir.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _summarise(cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds,
+               wall, device, score) -> dict:
+    import keras
+
+    final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
+    best_path = run_dir / "checkpoints" / "best.keras"
+    test = {}
+    if bundle.test is not None and spec.task != "generation":
+        scorer = keras.models.load_model(best_path) if best_path.is_file() else model
+        test = score(scorer, bundle.test, spec, cfg.training.top_k)
+        test.pop("per_class", None)
+        test.pop("confusion_matrix", None)
+    rates = timer.rates[1:] if len(timer.rates) > 1 else timer.rates
+    summary = {
+        "name": cfg.name,
+        "epochs_run": len(history.epoch),
+        "initial_epoch": initial_epoch,
+        "final_epoch": initial_epoch + len(history.epoch),
+        "train": {k: v for k, v in final.items() if not k.startswith("val_")},
+        "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
+        "test": test,
+        "best": {"monitor": writer.monitor, "value": writer.best,
+                 "epoch": (writer.best_epoch + 1) if writer.best_epoch is not None else None},
+        "samples_per_sec": statistics.median(rates) if rates else None,
+        "train_time_s": round(train_seconds, 3),
+        "wall_time_s": round(wall.elapsed(), 3),
+        "params": int(model.count_params()),
+        "device": device.as_dict(),
+    }
+    summary.update(getattr(model, "summary_extras", lambda: {})())
+    atomic_write_json(run_dir / "summary.json", summary)
+    return summary
