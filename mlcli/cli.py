@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,7 +30,7 @@ app.add_typer(config_app, name="config")
 _state = {"debug": False}
 
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", "-s", help="Override a field: --set training.epochs=5 (repeatable)."),
 ]
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)]
@@ -136,11 +136,9 @@ def datasets() -> None:
 
 @app.command()
 def train(
-    config: Annotated[
-        Optional[Path], typer.Argument(help="YAML config, or a run directory with --resume.")
-    ] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config, or a run directory with --resume.")] = None,
     set_: SetOption = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Write the run here instead of runs/<name>/<time>.")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Write the run here instead of runs/<name>/<time>.")] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a run: `--resume RUN_DIR` or `--run-dir DIR --resume`.")
     ] = False,
@@ -179,7 +177,7 @@ def evaluate(
 def predict(
     run_dir: RunDirArg,
     inputs: Annotated[list[str], typer.Argument(help="Image files, text lines or a .txt file, .csv, .npz.")],
-    out: Annotated[Optional[Path], typer.Option(help="Write predictions to a .csv or .json file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write predictions to a .csv or .json file.")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "best",
     top_k: Annotated[int, typer.Option(min=1, help="Classes shown per input.")] = 3,
 ) -> None:
@@ -199,8 +197,8 @@ def sample(
     num: Annotated[int, typer.Option(min=1, help="How many images.")] = 16,
     out: Annotated[Path, typer.Option(help="Output .npz (images uint8 NxHxWxC).")] = Path("samples.npz"),
     seed: Annotated[int, typer.Option(help="Latent seed.")] = 0,
-    png: Annotated[Optional[Path], typer.Option(help="Also write a grid PNG.")] = None,
-    label: Annotated[Optional[int], typer.Option(help="Class to generate (conditional GANs).")] = None,
+    png: Annotated[Path | None, typer.Option(help="Also write a grid PNG.")] = None,
+    label: Annotated[int | None, typer.Option(help="Class to generate (conditional GANs).")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "last",
 ) -> None:
     """Generate images with a trained GAN."""
@@ -217,7 +215,7 @@ def sample(
 def export(
     run_dir: RunDirArg,
     format_: Annotated[str, typer.Option("--format", help="keras, saved_model or tflite.")] = "keras",
-    out: Annotated[Optional[Path], typer.Option(help="Where to write the export.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the export.")] = None,
     checkpoint: Annotated[str, typer.Option(help="best or last.")] = "best",
 ) -> None:
     """Export a model that takes raw inputs, verified by reloading it."""

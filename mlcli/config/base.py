@@ -7,12 +7,32 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ACTIVATIONS = (
-    "relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish", "silu",
-    "leaky_relu", "softplus", "mish", "linear",
+    "relu",
+    "gelu",
+    "elu",
+    "selu",
+    "tanh",
+    "sigmoid",
+    "swish",
+    "silu",
+    "leaky_relu",
+    "softplus",
+    "mish",
+    "linear",
 )
 Activation = Literal[
-    "relu", "gelu", "elu", "selu", "tanh", "sigmoid", "swish", "silu",
-    "leaky_relu", "softplus", "mish", "linear",
+    "relu",
+    "gelu",
+    "elu",
+    "selu",
+    "tanh",
+    "sigmoid",
+    "swish",
+    "silu",
+    "leaky_relu",
+    "softplus",
+    "mish",
+    "linear",
 ]
 PositiveInt = Annotated[int, Field(gt=0, le=1_000_000_000)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]

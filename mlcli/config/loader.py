@@ -71,6 +71,8 @@ def _data_loc(loc: tuple, data: Any) -> tuple:
             continue
         elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
             continue
+        elif node is not None and not isinstance(node, (dict, list)):
+            break  # the rest names union members (`bool`, `literal['auto']`), not document keys
         elif last or isinstance(node, dict):
             out.append(part)
             node = None
@@ -86,7 +88,7 @@ def _message(err: dict, loc: tuple, doc: Located) -> str:
         guess = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
         msg = f"unknown key {loc[-1]!r}"
         msg += f"; did you mean `{guess[0]}`?" if guess else ""
-        msg += f" Valid keys: {', '.join(valid)}" if valid else ""
+        msg += f" (valid keys: {', '.join(valid)})" if valid else ""
     elif kind == "union_tag_invalid":
         tag = err.get("ctx", {}).get("discriminator", "").strip("'")
         expected = err.get("ctx", {}).get("expected_tags", "")
@@ -103,8 +105,16 @@ def _message(err: dict, loc: tuple, doc: Located) -> str:
     return msg.replace("Value error, ", "")
 
 
+def _merge_alternatives(messages: list[str]) -> str:
+    """One field failing every member of a union: `Input should be a valid boolean or 'auto'`."""
+    prefix = "Input should be "
+    if len(messages) > 1 and all(m.startswith(prefix) for m in messages):
+        return prefix + " or ".join(m[len(prefix) :].split(", unable")[0] for m in messages)
+    return "; ".join(dict.fromkeys(messages))
+
+
 def format_errors(exc: ValidationError, doc: Located) -> list[str]:
-    problems = []
+    grouped: dict[tuple[str, str], list[str]] = {}
     for err in exc.errors():
         loc = _data_loc(tuple(err["loc"]), doc.data)
         if err["type"] in ("union_tag_invalid",):
@@ -114,8 +124,8 @@ def format_errors(exc: ValidationError, doc: Located) -> list[str]:
         where_loc = loc[:-1] if err["type"] == "missing" else loc
         where = doc.locate(where_loc, prefer_key=prefer_key)
         dotted = ".".join(str(p) for p in loc) or "<root>"
-        problems.append(f"{where}: {dotted}: {_message(err, loc, doc)}")
-    return problems
+        grouped.setdefault((where, dotted), []).append(_message(err, loc, doc))
+    return [f"{where}: {dotted}: {_merge_alternatives(msgs)}" for (where, dotted), msgs in grouped.items()]
 
 
 def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
@@ -128,9 +138,12 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
     if shape is not None and hasattr(cfg.model, "check_input"):
         problems.extend((("model", *p), m) for p, m in cfg.model.check_input(shape))
     if cfg.training.reduce_lr_on_plateau and cfg.optimizer.schedule.name != "constant":
-        problems.append((("training", "reduce_lr_on_plateau"),
-                         f"needs optimizer.schedule.name: constant (got {cfg.optimizer.schedule.name}); "
-                         "use one or the other"))
+        problems.append(
+            (
+                ("training", "reduce_lr_on_plateau"),
+                f"needs optimizer.schedule.name: constant (got {cfg.optimizer.schedule.name}); use one or the other",
+            )
+        )
     if cfg.model.type in ("cnn",) and isinstance(cfg.data, (CsvData, TextFolderData)):
         problems.append((("model", "type"), f"a CNN needs image data, not `{cfg.data.source}`"))
     return problems
@@ -143,9 +156,7 @@ def validate_document(doc: Located) -> Config:
         raise ConfigError(format_errors(exc, doc)) from None
     problems = cross_checks(cfg)
     if problems:
-        raise ConfigError([
-            f"{doc.locate(path)}: {'.'.join(map(str, path))}: {msg}" for path, msg in problems
-        ])
+        raise ConfigError([f"{doc.locate(path)}: {'.'.join(map(str, path))}: {msg}" for path, msg in problems])
     return cfg
 
 

@@ -58,12 +58,14 @@ class CnnModel(StrictModel):
             if block.pooling != "none":
                 h, w = h // block.pool_size, w // block.pool_size
             if h < 1 or w < 1:
-                problems.append((
-                    ("blocks", i),
-                    f"block {i} shrinks the {start[0]}x{start[1]} feature map below 1x1 "
-                    f"(input {shape[0]}x{shape[1]}x{shape[2]}); use padding: same, a smaller kernel "
-                    "or stride, pooling: none, or fewer blocks",
-                ))
+                problems.append(
+                    (
+                        ("blocks", i),
+                        f"block {i} shrinks the {start[0]}x{start[1]} feature map below 1x1 "
+                        f"(input {shape[0]}x{shape[1]}x{shape[2]}); use padding: same, a smaller kernel "
+                        "or stride, pooling: none, or fewer blocks",
+                    )
+                )
                 break
         return problems
 
@@ -104,11 +106,9 @@ class TransformerModel(StrictModel):
     regularizer: Regularizer = Field(default_factory=Regularizer)
 
     @model_validator(mode="after")
-    def _heads_divide_embedding(self) -> "TransformerModel":
+    def _heads_divide_embedding(self) -> TransformerModel:
         if self.embed_dim % self.num_heads:
-            raise ValueError(
-                f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})"
-            )
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})")
         return self
 
 
@@ -149,11 +149,13 @@ class GanModel(StrictModel):
         h, w = shape[0], shape[1]
         factor = 2**blocks
         if h % factor or w % factor:
-            return [(
-                ("generator", "blocks"),
-                f"{blocks} upsampling blocks need H and W divisible by {factor}, "
-                f"but the images are {h}x{w}; use fewer blocks or 'auto'",
-            )]
+            return [
+                (
+                    ("generator", "blocks"),
+                    f"{blocks} upsampling blocks need H and W divisible by {factor}, "
+                    f"but the images are {h}x{w}; use fewer blocks or 'auto'",
+                )
+            ]
         return []
 
 

@@ -25,10 +25,12 @@ def _step(container: Any, key: str, override: str, path: tuple) -> tuple[Any, An
     """Resolve one dotted component against a dict or list; list indices are integers."""
     if isinstance(container, list):
         if not key.lstrip("-").isdigit() or not -len(container) <= int(key) < len(container):
-            raise ConfigError([
-                f"--set {override}: {'.'.join(map(str, path))}: index {key!r} is out of range "
-                f"(the list has {len(container)} items)"
-            ])
+            raise ConfigError(
+                [
+                    f"--set {override}: {'.'.join(map(str, path))}: index {key!r} is out of range "
+                    f"(the list has {len(container)} items)"
+                ]
+            )
         return int(key), container[int(key)]
     return key, container.get(key)
 
@@ -52,10 +54,12 @@ def apply_overrides(doc: Located, overrides: list[str]) -> None:
                     child = {}
                     node[key] = child
                 elif not isinstance(child, (dict, list)):
-                    raise ConfigError([
-                        f"--set {override}: {'.'.join(map(str, path + (key,)))} is a value, "
-                        f"not a section, so it has no field {parts[len(path) + 1]!r}"
-                    ])
+                    raise ConfigError(
+                        [
+                            f"--set {override}: {'.'.join(map(str, path + (key,)))} is a value, "
+                            f"not a section, so it has no field {parts[len(path) + 1]!r}"
+                        ]
+                    )
                 path += (key,)
                 node = child
             key, _ = _step(node, parts[-1], override, path)

@@ -14,10 +14,15 @@ from mlcli.config.schema import Config
 
 BUILTIN_DATASETS = [
     # name, task, input shape, classes, samples, source
-    ("digits", "classification", "8x8x1 uint8", "10", "1,437 train / 360 test",
-     "UCI optdigits (scikit-learn copy)"),
-    ("co2", "forecast", "window x 1 float32", "-", "2,284 weekly values (1958-2001)",
-     "NOAA Mauna Loa (statsmodels copy)"),
+    ("digits", "classification", "8x8x1 uint8", "10", "1,437 train / 360 test", "UCI optdigits (scikit-learn copy)"),
+    (
+        "co2",
+        "forecast",
+        "window x 1 float32",
+        "-",
+        "2,284 weekly values (1958-2001)",
+        "NOAA Mauna Loa (statsmodels copy)",
+    ),
 ]
 
 

@@ -26,7 +26,7 @@ class Schedule(StrictModel):
     values: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Schedule":
+    def _consistent(self) -> Schedule:
         if self.name == "piecewise" and len(self.values) != len(self.boundaries) + 1:
             raise ValueError(
                 f"piecewise needs one more value than boundaries (got {len(self.boundaries)} "

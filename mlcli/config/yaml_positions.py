@@ -39,9 +39,7 @@ class Located:
             if path[:depth] in self.overrides:
                 return f"--set {self.overrides[path[:depth]]}"
         tables = (
-            (self.key_positions, self.value_positions)
-            if prefer_key
-            else (self.value_positions, self.key_positions)
+            (self.key_positions, self.value_positions) if prefer_key else (self.value_positions, self.key_positions)
         )
         for depth in range(len(path), -1, -1):
             for table in tables:
@@ -115,7 +113,7 @@ def load_located(text: str, source: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
-        if "\t" in str(problem):
+        if "\t" in str(problem) or "\\t" in str(problem):
             problem = f"{problem} (YAML forbids tabs for indentation; use spaces)"
         raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
     except yaml.YAMLError as exc:

@@ -67,8 +67,9 @@ def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
         spec = _make_spec(raw, state, cfg.model.type, horizon)
     common = {"seed": cfg.seed, "shuffle_buffer": data.shuffle_buffer, "cache": data.cache}
     return DataBundle(
-        train=pipeline.build(raw.train, spec, data.batch_size, training=True,
-                             augment=data.preprocessing.augment, **common),
+        train=pipeline.build(
+            raw.train, spec, data.batch_size, training=True, augment=data.preprocessing.augment, **common
+        ),
         val=pipeline.build(raw.val, spec, data.batch_size, training=False, **common),
         test=pipeline.build(raw.test, spec, data.batch_size, training=False, **common),
         spec=spec,
@@ -93,8 +94,14 @@ def _make_spec(raw: Any, state: dict, model_type: str, horizon: int) -> DataSpec
         shape = [state["window"], 1]
     output_dim = horizon if raw.kind == "series" else 1
     return DataSpec(
-        task=task, kind=raw.kind, input_shape=[int(s) for s in shape], class_names=raw.class_names,
-        output_dim=output_dim, vocab_size=vocab, num_train=_count(raw.train), num_val=_count(raw.val),
-        num_test=_count(raw.test), state=state,
+        task=task,
+        kind=raw.kind,
+        input_shape=[int(s) for s in shape],
+        class_names=raw.class_names,
+        output_dim=output_dim,
+        vocab_size=vocab,
+        num_train=_count(raw.train),
+        num_val=_count(raw.val),
+        num_test=_count(raw.test),
+        state=state,
     )
-

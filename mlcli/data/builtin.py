@@ -42,6 +42,9 @@ def load(cfg: BuiltinData, seed: int) -> RawData:
     n_val = int(n * cfg.val_fraction)
     n_train = n - n_test - n_val
     return RawData(
-        "series", "forecast",
-        values[:n_train], values[n_train : n_train + n_val], values[n_train + n_val :],
+        "series",
+        "forecast",
+        values[:n_train],
+        values[n_train : n_train + n_val],
+        values[n_train + n_val :],
     )

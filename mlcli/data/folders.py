@@ -51,8 +51,14 @@ def _image_arrays(root: Path, cfg: ImageFolderData) -> tuple[np.ndarray, np.ndar
     classes = _class_dirs(root, IMAGE_SUFFIXES)
     _check_images(classes)
     ds = keras.utils.image_dataset_from_directory(
-        root, labels="inferred", label_mode="int", class_names=[c.name for c in classes],
-        color_mode=cfg.color_mode, image_size=tuple(cfg.image_size), batch_size=None, shuffle=False,
+        root,
+        labels="inferred",
+        label_mode="int",
+        class_names=[c.name for c in classes],
+        color_mode=cfg.color_mode,
+        image_size=tuple(cfg.image_size),
+        batch_size=None,
+        shuffle=False,
         verbose=False,
     )
     xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
@@ -65,8 +71,13 @@ def _text_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
     classes = _class_dirs(root, {".txt"})
     ds = keras.utils.text_dataset_from_directory(
-        root, labels="inferred", label_mode="int", class_names=[c.name for c in classes],
-        batch_size=None, shuffle=False, verbose=False,
+        root,
+        labels="inferred",
+        label_mode="int",
+        class_names=[c.name for c in classes],
+        batch_size=None,
+        shuffle=False,
+        verbose=False,
     )
     xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
     return np.array(xs, dtype=object), np.array(ys, np.int32), [c.name for c in classes]

@@ -32,8 +32,11 @@ def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon
         )
     targets = np.stack([data[i + window : i + window + horizon] for i in range(count)]).astype(np.float32)
     return keras.utils.timeseries_dataset_from_array(
-        data[: count + window - 1, None].astype(np.float32), targets,
-        sequence_length=window, batch_size=None, shuffle=False,
+        data[: count + window - 1, None].astype(np.float32),
+        targets,
+        sequence_length=window,
+        batch_size=None,
+        shuffle=False,
     )
 
 

@@ -49,8 +49,9 @@ def load(cfg: SyntheticData, seed: int) -> RawData:
         n_test = int(len(series) * cfg.test_fraction)
         n_val = int(len(series) * cfg.val_fraction)
         n_train = len(series) - n_test - n_val
-        return RawData("series", "forecast", series[:n_train], series[n_train : n_train + n_val],
-                       series[n_train + n_val :])
+        return RawData(
+            "series", "forecast", series[:n_train], series[n_train : n_train + n_val], series[n_train + n_val :]
+        )
     make = {"images": _images, "tokens": _tokens, "regression": _regression}[cfg.kind]
     x, y = make(cfg, rng)
     (x, y), test = split_fraction(x, y, cfg.test_fraction, seed)
@@ -58,6 +59,12 @@ def load(cfg: SyntheticData, seed: int) -> RawData:
     if cfg.kind == "regression":
         return RawData("features", "regression", train, val, test)
     kind = "image" if cfg.kind == "images" else "tokens"
-    return RawData(kind, "classification", train, val, test,
-                   class_names=[f"class_{i}" for i in range(cfg.num_classes)],
-                   vocab_size=cfg.vocab_size if kind == "tokens" else None)
+    return RawData(
+        kind,
+        "classification",
+        train,
+        val,
+        test,
+        class_names=[f"class_{i}" for i in range(cfg.num_classes)],
+        vocab_size=cfg.vocab_size if kind == "tokens" else None,
+    )

@@ -51,8 +51,9 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
                 f"{path}: window ({cfg.window}) + horizon ({cfg.horizon}) is longer than the "
                 f"{n_train} training values of {column!r} ({len(series)} in all)"
             )
-        return RawData("series", "forecast", series[:n_train], series[n_train : n_train + n_val],
-                       series[n_train + n_val :])
+        return RawData(
+            "series", "forecast", series[:n_train], series[n_train : n_train + n_val], series[n_train + n_val :]
+        )
     if not cfg.label:
         raise UserError(f"{path}: data.label must name the label column (columns: {', '.join(header)})")
     labels = _column(header, rows, cfg.label, path)
@@ -87,8 +88,7 @@ def load_npz(cfg: NpzData, seed: int) -> RawData:
         raise UserError(f"{path}: 'x' has {len(x)} rows but 'y' has {len(y)}")
     task = cfg.task
     if task == "auto":
-        task = "generation" if y is None else (
-            "classification" if np.issubdtype(y.dtype, np.integer) else "regression")
+        task = "generation" if y is None else ("classification" if np.issubdtype(y.dtype, np.integer) else "regression")
     if task in ("classification", "regression") and y is None:
         raise UserError(f"{path}: task {task!r} needs an array named 'y'")
     kind = "image" if x.ndim in (3, 4) else "features"

@@ -42,7 +42,7 @@ def _prepare(builder, cfg: TfdsData) -> None:
         return
     where = cfg.data_dir or "~/tensorflow_datasets"
     how = (
-        f"prepare it on a machine with network (`python -c \"import tensorflow_datasets as tfds; "
+        f'prepare it on a machine with network (`python -c "import tensorflow_datasets as tfds; '
         f"tfds.builder('{cfg.name}').download_and_prepare()\"`), copy ~/tensorflow_datasets here, and set "
         f"data.data_dir to it"
     )
@@ -59,7 +59,8 @@ def _feature_keys(info, cfg: TfdsData) -> tuple[str, str, str]:
     features = info.features
     supervised = info.supervised_keys or (None, None)
     label = cfg.label_key or next(
-        (k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), supervised[1])
+        (k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)), supervised[1]
+    )
     images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
     texts = [k for k, f in features.items() if isinstance(f, tfds.features.Text)]
     key = cfg.image_key or cfg.text_key or (images[0] if images else texts[0] if texts else supervised[0])

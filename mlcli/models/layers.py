@@ -12,6 +12,10 @@ import keras
 
 from mlcli.config.base import Regularizer
 
+# Keras' default 0.99 needs thousands of steps to settle; small datasets train for a few hundred,
+# so evaluation with the moving statistics was erratic (val accuracy 10-60 % while train was 95 %).
+BN_MOMENTUM = 0.9
+
 
 def regularizer(cfg: Regularizer):
     return keras.regularizers.L1L2(l1=cfg.l1, l2=cfg.l2) if (cfg.l1 or cfg.l2) else None
@@ -68,16 +72,26 @@ class PositionEmbedding(keras.layers.Layer):
 class TransformerEncoder(keras.layers.Layer):
     """Self-attention + feed-forward with residuals; pre-norm (`norm_first`) or post-norm."""
 
-    def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.1,
-                 norm_first: bool = True, activation: str = "gelu", l1: float = 0.0, l2: float = 0.0,
-                 **kwargs):
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+        activation: str = "gelu",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.embed_dim, self.num_heads, self.ff_dim = embed_dim, num_heads, ff_dim
         self.dropout_rate, self.norm_first, self.activation_name = dropout, norm_first, activation
         self.l1, self.l2 = l1, l2
         reg = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads, embed_dim // num_heads, dropout=dropout, kernel_regularizer=reg)
+            num_heads, embed_dim // num_heads, dropout=dropout, kernel_regularizer=reg
+        )
         self.ff_in = keras.layers.Dense(ff_dim, activation=activation, kernel_regularizer=reg)
         self.ff_out = keras.layers.Dense(embed_dim, kernel_regularizer=reg)
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
@@ -112,6 +126,14 @@ class TransformerEncoder(keras.layers.Layer):
         return mask
 
     def get_config(self):
-        return {**super().get_config(), "embed_dim": self.embed_dim, "num_heads": self.num_heads,
-                "ff_dim": self.ff_dim, "dropout": self.dropout_rate, "norm_first": self.norm_first,
-                "activation": self.activation_name, "l1": self.l1, "l2": self.l2}
+        return {
+            **super().get_config(),
+            "embed_dim": self.embed_dim,
+            "num_heads": self.num_heads,
+            "ff_dim": self.ff_dim,
+            "dropout": self.dropout_rate,
+            "norm_first": self.norm_first,
+            "activation": self.activation_name,
+            "l1": self.l1,
+            "l2": self.l2,
+        }

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from mlcli.config.models import MlpModel
-from mlcli.models.layers import activation, model_input, output_head, regularizer
+from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer
 
 
 def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
@@ -19,7 +19,7 @@ def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     for units in cfg.layers:
         x = keras.layers.Dense(units, kernel_regularizer=reg, use_bias=not cfg.batch_norm)(x)
         if cfg.batch_norm:
-            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = activation(cfg.activation)(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout)(x)

@@ -15,14 +15,20 @@ def build(cfg: RnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     inputs = model_input(spec)
     x = inputs
     if spec.kind in ("tokens", "text"):
-        x = keras.layers.Embedding(spec.vocab_size, cfg.embedding_dim, mask_zero=True,
-                                   embeddings_regularizer=reg, name="embedding")(x)
+        x = keras.layers.Embedding(
+            spec.vocab_size, cfg.embedding_dim, mask_zero=True, embeddings_regularizer=reg, name="embedding"
+        )(x)
     elif len(spec.input_shape) == 1:
         x = keras.layers.Reshape((spec.input_shape[0], 1))(x)
     cell = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cfg.cell]
     for i, units in enumerate(cfg.units):
-        layer = cell(units, return_sequences=i < len(cfg.units) - 1, dropout=cfg.dropout,
-                     recurrent_dropout=cfg.recurrent_dropout, kernel_regularizer=reg)
+        layer = cell(
+            units,
+            return_sequences=i < len(cfg.units) - 1,
+            dropout=cfg.dropout,
+            recurrent_dropout=cfg.recurrent_dropout,
+            kernel_regularizer=reg,
+        )
         x = keras.layers.Bidirectional(layer)(x) if cfg.bidirectional else layer(x)
     for units in cfg.dense:
         x = activation(cfg.activation)(keras.layers.Dense(units, kernel_regularizer=reg)(x))

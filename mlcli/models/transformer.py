@@ -29,8 +29,17 @@ def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model
     x = PositionEmbedding(length, cfg.embed_dim, name="position_embedding")(x)
     x = keras.layers.Dropout(cfg.dropout)(x)
     for i in range(cfg.num_layers):
-        x = TransformerEncoder(cfg.embed_dim, cfg.num_heads, cfg.ff_dim, cfg.dropout, cfg.norm_first,
-                               cfg.activation, cfg.regularizer.l1, cfg.regularizer.l2, name=f"encoder_{i}")(x)
+        x = TransformerEncoder(
+            cfg.embed_dim,
+            cfg.num_heads,
+            cfg.ff_dim,
+            cfg.dropout,
+            cfg.norm_first,
+            cfg.activation,
+            cfg.regularizer.l1,
+            cfg.regularizer.l2,
+            name=f"encoder_{i}",
+        )(x)
     if cfg.norm_first:
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     pool = keras.layers.GlobalAveragePooling1D() if cfg.pooling == "avg" else keras.layers.GlobalMaxPooling1D()

@@ -56,13 +56,17 @@ def save_model(model: keras.Model, path: Path) -> None:
 class RunWriter(keras.callbacks.Callback):
     """Best/last checkpoints, resume state and metrics.csv, written atomically every epoch."""
 
-    def __init__(self, run_dir: Path, monitor: str, mode: str, rows: list[dict], best: float | None = None,
-                 extra_state=None):
+    def __init__(
+        self, run_dir: Path, monitor: str, mode: str, rows: list[dict], best: float | None = None, extra_state=None
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.monitor, self.rows = monitor, rows
-        self.mode = mode if mode != "auto" else ("max" if any(
-            k in monitor for k in ("acc", "f1", "precision", "recall", "top_k")) else "min")
+        self.mode = (
+            mode
+            if mode != "auto"
+            else ("max" if any(k in monitor for k in ("acc", "f1", "precision", "recall", "top_k")) else "min")
+        )
         self.best = best
         self.best_epoch: int | None = None
         self.extra_state = extra_state or (lambda: {})
@@ -83,14 +87,23 @@ class RunWriter(keras.callbacks.Callback):
             self.best, self.best_epoch = float(value), epoch
             save_model(self.model, self.run_dir / "checkpoints" / "best.keras")
         save_model(self.model, self.run_dir / "checkpoints" / "last.keras")
-        row = {"epoch": epoch + 1, **{k: f"{float(v):.6g}" for k, v in logs.items()
-                                       if isinstance(v, (int, float)) and k != "samples_per_sec"}}
+        row = {
+            "epoch": epoch + 1,
+            **{k: f"{float(v):.6g}" for k, v in logs.items() if isinstance(v, (int, float)) and k != "samples_per_sec"},
+        }
         self.rows.append(row)
         write_metrics(self.run_dir, self.rows)
-        atomic_write_json(self.run_dir / STATE_FILE, {
-            "epoch": epoch + 1, "monitor": self.monitor, "mode": self.mode, "best": self.best,
-            "best_epoch": (self.best_epoch + 1) if self.best_epoch is not None else None, **self.extra_state(),
-        })
+        atomic_write_json(
+            self.run_dir / STATE_FILE,
+            {
+                "epoch": epoch + 1,
+                "monitor": self.monitor,
+                "mode": self.mode,
+                "best": self.best,
+                "best_epoch": (self.best_epoch + 1) if self.best_epoch is not None else None,
+                **self.extra_state(),
+            },
+        )
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -128,5 +141,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def state(self) -> dict:
         best = self.best
-        return {"early_stopping_best": None if best is None or not math.isfinite(best) else float(best),
-                "early_stopping_wait": int(self.wait)}
+        return {
+            "early_stopping_best": None if best is None or not math.isfinite(best) else float(best),
+            "early_stopping_wait": int(self.wait),
+        }

@@ -19,7 +19,7 @@ def get_strategy(dist: Any, gpus: int):
     if strategy == "none":
         return None
     if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy(devices=dist.devices) if dist.devices else tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(devices=dist.devices or None)
     return None  # multi_worker runs its own loop (mlcli.train.multi_worker)
 
 

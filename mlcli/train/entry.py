@@ -28,8 +28,16 @@ def changed_fields(saved_yaml: str, new_yaml: str) -> list[str]:
     return _diff(yaml.safe_load(saved_yaml), yaml.safe_load(new_yaml))
 
 
-def train_command(config: Path | None, overrides: list[str], run_dir: Path | None, resume: bool, *,
-                  quiet: bool, verbose: bool, argv: list[str]) -> dict:
+def train_command(
+    config: Path | None,
+    overrides: list[str],
+    run_dir: Path | None,
+    resume: bool,
+    *,
+    quiet: bool,
+    verbose: bool,
+    argv: list[str],
+) -> dict:
     from mlcli.train.trainer import train_and_evaluate
 
     if resume:
@@ -41,8 +49,10 @@ def train_command(config: Path | None, overrides: list[str], run_dir: Path | Non
         cfg = load_config(target / rundir.CONFIG_FILE, overrides)
         frozen = [f for f in changed_fields(saved, to_yaml(cfg)) if f.split(".")[0] in FROZEN_ON_RESUME]
         if frozen:
-            raise UserError(f"cannot resume {target} with changed {', '.join(frozen)}; only training.* and "
-                            "distribute.* may change (start a new run instead)")
+            raise UserError(
+                f"cannot resume {target} with changed {', '.join(frozen)}; only training.* and "
+                "distribute.* may change (start a new run instead)"
+            )
     else:
         if config is None:
             raise UserError("missing CONFIG: mlcli train CONFIG [--set key=value]")
@@ -61,6 +71,10 @@ def _report(summary: dict, run_dir: Path) -> None:
     test = summary.get("test") or {}
     parts = [f"{k} {v:.4f}" for k, v in test.items() if isinstance(v, float) and k != "loss"][:4]
     rate = summary.get("samples_per_sec")
-    print(f"done: {summary['final_epoch']} epochs in {summary['train_time_s']:.1f}s"
-          + (f" ({rate:,.0f} samples/s)" if rate else "")
-          + (f"; test {', '.join(parts)}" if parts else "") + f"; run directory {run_dir}", flush=True)
+    print(
+        f"done: {summary['final_epoch']} epochs in {summary['train_time_s']:.1f}s"
+        + (f" ({rate:,.0f} samples/s)" if rate else "")
+        + (f"; test {', '.join(parts)}" if parts else "")
+        + f"; run directory {run_dir}",
+        flush=True,
+    )

@@ -18,8 +18,7 @@ def _tables(result: dict, class_names: list[str], console: Console) -> None:
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="right")
     for name, row in result["per_class"].items():
-        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
-                      str(row["support"]))
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
     console.print(table)
     matrix = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
     matrix.add_column("")
@@ -48,8 +47,9 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool, 
         if split == "train":
             from mlcli.data import pipeline
 
-            dataset = pipeline.build(bundle.raw.train, run.spec, run.cfg.data.batch_size, training=False,
-                                     seed=run.cfg.seed)
+            dataset = pipeline.build(
+                bundle.raw.train, run.spec, run.cfg.data.batch_size, training=False, seed=run.cfg.seed
+            )
         if dataset is None:
             raise UserError(f"{run_dir}: this run's data has no {split} split")
         result = score(model, dataset, run.spec, run.cfg.training.top_k)
@@ -60,14 +60,15 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool, 
         return result
     console = Console()
     headline = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    console.print(f"[bold]{run_dir}[/] {split} ({checkpoint}): " + "  ".join(
-        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items()))
+    console.print(
+        f"[bold]{run_dir}[/] {split} ({checkpoint}): "
+        + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items())
+    )
     if "per_class" in result:
         _tables(result, run.spec.class_names, console)
-        from mlcli.train.plots import confusion
-
         import numpy as np
 
-        confusion(np.array(result["confusion_matrix"]), run.spec.class_names,
-                  Path(run_dir) / "plots" / "confusion.png")
+        from mlcli.train.plots import confusion
+
+        confusion(np.array(result["confusion_matrix"]), run.spec.class_names, Path(run_dir) / "plots" / "confusion.png")
     return result

@@ -56,15 +56,15 @@ class SparseMacroMetric(keras.metrics.Metric):
 class SmoothedSparseCrossentropy(keras.losses.Loss):
     """Sparse categorical crossentropy on logits with label smoothing (Keras' sparse loss has none)."""
 
-    def __init__(self, num_classes: int, label_smoothing: float = 0.0, name: str = "smoothed_crossentropy",
-                 **kwargs):
+    def __init__(self, num_classes: int, label_smoothing: float = 0.0, name: str = "smoothed_crossentropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def call(self, y_true, y_pred):
         one_hot = ops.one_hot(ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.num_classes)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=True,
-                                                     label_smoothing=self.label_smoothing)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, from_logits=True, label_smoothing=self.label_smoothing
+        )
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "label_smoothing": self.label_smoothing}
@@ -86,8 +86,12 @@ def make_loss(training: Any, spec: Any):
         raise ConfigError([f"training.loss: {name!r} is a regression loss but the data has classes; use auto"])
     if name == "crossentropy":
         raise ConfigError([f"training.loss: crossentropy needs classes but the task is {spec.task}; use auto"])
-    return {"auto": keras.losses.MeanSquaredError(), "mse": keras.losses.MeanSquaredError(),
-            "mae": keras.losses.MeanAbsoluteError(), "huber": keras.losses.Huber()}[name]
+    return {
+        "auto": keras.losses.MeanSquaredError(),
+        "mse": keras.losses.MeanSquaredError(),
+        "mae": keras.losses.MeanAbsoluteError(),
+        "huber": keras.losses.Huber(),
+    }[name]
 
 
 def metric_names(training: Any, spec: Any) -> list[str]:
@@ -96,11 +100,13 @@ def metric_names(training: Any, spec: Any) -> list[str]:
     wrong = [m for m in names if (m in CLASS_METRICS) != classes]
     if wrong:
         what = "classes" if not classes else "regression values"
-        raise ConfigError([
-            f"training.metrics: {', '.join(wrong)} need{'s' if len(wrong) == 1 else ''} {what}, "
-            f"but the task is {spec.task}; valid here: "
-            f"{', '.join(sorted(CLASS_METRICS if classes else VALUE_METRICS))}"
-        ])
+        raise ConfigError(
+            [
+                f"training.metrics: {', '.join(wrong)} need{'s' if len(wrong) == 1 else ''} {what}, "
+                f"but the task is {spec.task}; valid here: "
+                f"{', '.join(sorted(CLASS_METRICS if classes else VALUE_METRICS))}"
+            ]
+        )
     return names
 
 
@@ -109,11 +115,15 @@ def make_metrics(training: Any, spec: Any) -> list:
     binary = is_binary(spec)
     for name in metric_names(training, spec):
         if name == "accuracy":
-            out.append(keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0) if binary
-                       else keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+            out.append(
+                keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+                if binary
+                else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+            )
         elif name == "top_k":
-            out.append(keras.metrics.SparseTopKCategoricalAccuracy(k=min(training.top_k, spec.num_classes),
-                                                                   name="top_k"))
+            out.append(
+                keras.metrics.SparseTopKCategoricalAccuracy(k=min(training.top_k, spec.num_classes), name="top_k")
+            )
         elif name in ("precision", "recall", "f1"):
             out.append(SparseMacroMetric(spec.num_classes, name))
         elif name == "mae":

@@ -51,8 +51,15 @@ def confusion(matrix: np.ndarray, class_names: list[str], path: Path) -> None:
     for i in range(n):
         for j in range(n):
             if matrix[i, j]:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black",
+                )
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
     plt.close(fig)
@@ -68,8 +75,13 @@ def image_grid(images: np.ndarray, path: Path, columns: int = 8, titles: list[st
         ax.axis("off")
         if i < n:
             img = images[i]
-            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
-                      vmin=0, vmax=255, interpolation="nearest")
+            ax.imshow(
+                img[..., 0] if img.shape[-1] == 1 else img,
+                cmap="gray" if img.shape[-1] == 1 else None,
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
             if titles:
                 ax.set_title(titles[i], fontsize=7)
     fig.tight_layout(pad=0.2)

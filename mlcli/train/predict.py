@@ -76,8 +76,10 @@ def read_inputs(inputs: list[str], run) -> tuple[np.ndarray, list[str]]:
         else:
             lines = list(inputs)
         return np.array(lines, dtype=object), [ln[:40] for ln in lines]
-    raise UserError(f"cannot read {', '.join(inputs)} as {spec.kind} inputs; pass image files, a .txt file "
-                    "or text lines, a .csv or a .npz")
+    raise UserError(
+        f"cannot read {', '.join(inputs)} as {spec.kind} inputs; pass image files, a .txt file "
+        "or text lines, a .csv or a .npz"
+    )
 
 
 def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoint: str, top_k: int) -> list:
@@ -97,8 +99,14 @@ def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoi
         probs = probabilities(raw)
         for name, p in zip(names, probs):
             top = np.argsort(-p)[: min(top_k, len(p))]
-            results.append({"input": name, "predictions": [
-                {"class": run.spec.class_names[i], "probability": round(float(p[i]), 6)} for i in top]})
+            results.append(
+                {
+                    "input": name,
+                    "predictions": [
+                        {"class": run.spec.class_names[i], "probability": round(float(p[i]), 6)} for i in top
+                    ],
+                }
+            )
             print(f"{name}: " + ", ".join(f"{run.spec.class_names[i]} {p[i]:.3f}" for i in top))
     else:
         values = raw.reshape(len(raw), -1)
@@ -119,7 +127,7 @@ def _write(out: Path, results: list[dict], classes: bool) -> None:
     lines = ["input,rank,class,probability"] if classes else ["input,step,value"]
     for r in results:
         if classes:
-            lines += [f"\"{r['input']}\",{k + 1},{p['class']},{p['probability']}" for k, p in enumerate(r["predictions"])]
+            lines += [f'"{r["input"]}",{k + 1},{p["class"]},{p["probability"]}' for k, p in enumerate(r["predictions"])]
         else:
-            lines += [f"\"{r['input']}\",{k + 1},{v}" for k, v in enumerate(r["values"])]
+            lines += [f'"{r["input"]}",{k + 1},{v}' for k, v in enumerate(r["values"])]
     atomic_write_text(out, "\n".join(lines) + "\n")

@@ -77,9 +77,14 @@ class RichProgress(keras.callbacks.Callback):
         self.console = console or Console()
         self.batch_size = batch_size
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            console=self.console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            transient=False,
         )
 
     def on_train_begin(self, logs=None):
@@ -100,7 +105,8 @@ class RichProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         seconds = max(time.perf_counter() - self._start, 1e-9)
         rate = (batch + 1) * self.batch_size / seconds if self.batch_size else 0
-        info = _fmt(logs, ["loss", "accuracy", "d_loss", "g_loss", "mae"]) + (f"  {rate:,.0f} samples/s" if rate else "")
+        info = _fmt(logs, ["loss", "accuracy", "d_loss", "g_loss", "mae"])
+        info += f"  {rate:,.0f} samples/s" if rate else ""
         self.progress.update(self.step_task, completed=batch + 1, info=info)
 
     def on_epoch_end(self, epoch, logs=None):

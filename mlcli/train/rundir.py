@@ -67,8 +67,10 @@ def claim_run_dir(path: Path, resume: bool) -> Path:
             raise UserError(f"{path}: not a run directory to resume (no {CONFIG_FILE})")
         return path
     if path.exists() and any(path.iterdir()):
-        raise UserError(f"{path}: run directory already exists and is not empty; use --resume to continue it "
-                        "or choose another --run-dir")
+        raise UserError(
+            f"{path}: run directory already exists and is not empty; use --resume to continue it "
+            "or choose another --run-dir"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -96,8 +98,8 @@ def start_record(run_dir: Path, seed: int, argv: list[str], device: dict, resume
         "device": device,
         "status": "running",
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "attempts": previous.get("attempts", []) + ([{k: previous.get(k) for k in ("started", "ended", "status")}]
-                                                    if previous else []),
+        "attempts": previous.get("attempts", [])
+        + ([{k: previous.get(k) for k in ("started", "ended", "status")}] if previous else []),
     }
     atomic_write_json(path, record)
     return record

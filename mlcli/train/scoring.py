@@ -52,8 +52,10 @@ def classification(y: np.ndarray, logits: np.ndarray, class_names: list[str], to
         "macro_precision": float(precision.mean()),
         "macro_recall": float(recall.mean()),
         "macro_f1": float(f1.mean()),
-        "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for name, p, r, f, s in zip(class_names, precision, recall, f1, matrix.sum(axis=1))},
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(class_names, precision, recall, f1, matrix.sum(axis=1))
+        },
         "confusion_matrix": matrix.tolist(),
     }
 
@@ -62,8 +64,13 @@ def regression(y: np.ndarray, out: np.ndarray, last: np.ndarray, spec: Any) -> d
     y = y.reshape(len(y), -1).astype(np.float64)
     out = out.reshape(len(out), -1).astype(np.float64)
     err = out - y
-    result = {"samples": int(len(y)), "loss": float(np.mean(err**2)), "mse": float(np.mean(err**2)),
-              "mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2)))}
+    result = {
+        "samples": int(len(y)),
+        "loss": float(np.mean(err**2)),
+        "mse": float(np.mean(err**2)),
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+    }
     if spec.task == "forecast":
         std = float(spec.state["std"][0])
         naive = np.sqrt(np.mean((last[:, None] - y) ** 2))

@@ -49,31 +49,53 @@ def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, stat
     early = None
     if t.early_stopping:
         early = ResumableEarlyStopping(
-            restored=state, monitor=t.early_stopping.monitor, patience=t.early_stopping.patience,
-            min_delta=t.early_stopping.min_delta, restore_best_weights=t.early_stopping.restore_best_weights)
+            restored=state,
+            monitor=t.early_stopping.monitor,
+            patience=t.early_stopping.patience,
+            min_delta=t.early_stopping.min_delta,
+            restore_best_weights=t.early_stopping.restore_best_weights,
+        )
     monitor = t.checkpoint.monitor
-    writer = RunWriter(run_dir, monitor, t.checkpoint.mode, rows, best=(state or {}).get("best"),
-                       extra_state=early.state if early else None)
+    writer = RunWriter(
+        run_dir,
+        monitor,
+        t.checkpoint.mode,
+        rows,
+        best=(state or {}).get("best"),
+        extra_state=early.state if early else None,
+    )
     callbacks = ([early] if early else []) + [timer, guard, writer]
     if t.reduce_lr_on_plateau:
         r = t.reduce_lr_on_plateau
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=r.monitor, factor=r.factor,
-                                                           patience=r.patience, min_lr=r.min_lr, verbose=0))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=r.monitor, factor=r.factor, patience=r.patience, min_lr=r.min_lr, verbose=0
+            )
+        )
     if t.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False,
-                                                     profile_batch=0))
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False, profile_batch=0)
+        )
     callbacks.extend(model_family.extra_callbacks(cfg, run_dir) if hasattr(model_family, "extra_callbacks") else [])
     callbacks.append(make_progress(quiet, cfg.data.batch_size))
     return callbacks, timer, guard, writer
 
 
-def train_and_evaluate(cfg: Any, run_dir: Path, *, resume: bool = False, quiet: bool = False,
-                       verbose: bool = False, argv: list[str] | None = None) -> dict:
+def train_and_evaluate(
+    cfg: Any,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
+    argv: list[str] | None = None,
+) -> dict:
     """Train `cfg` into `run_dir` (resuming from its last completed epoch if asked); return summary."""
     from mlcli.train.quiet import import_tensorflow
 
     import_tensorflow(verbose)
     import keras
+
     from mlcli.data import load_dataset
     from mlcli.data.spec import DataSpec
     from mlcli.models import build_model
@@ -111,19 +133,29 @@ def train_and_evaluate(cfg: Any, run_dir: Path, *, resume: bool = False, quiet: 
         if initial_epoch >= cfg.training.epochs:
             from mlcli.errors import UserError
 
-            raise UserError(f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; "
-                            f"raise the budget with --set training.epochs={initial_epoch + 10}")
+            raise UserError(
+                f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; "
+                f"raise the budget with --set training.epochs={initial_epoch + 10}"
+            )
         callbacks, timer, guard, writer = _callbacks(cfg, run_dir, spec, quiet, rows, state, model)
         train_clock = Stopwatch()
-        history = model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.training.epochs,
-                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+        history = model.fit(
+            bundle.train,
+            validation_data=bundle.val,
+            epochs=cfg.training.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=0,
+        )
         train_seconds = train_clock.elapsed()
         if guard.where:
             raise TrainingFailed(
                 f"training stopped: {guard.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
-                f"Last good checkpoints kept in {run_dir / 'checkpoints'}")
-        summary = _summarise(cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch,
-                             train_seconds, wall, device, score)
+                f"Last good checkpoints kept in {run_dir / 'checkpoints'}"
+            )
+        summary = _summarise(
+            cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds, wall, device, score
+        )
         if cfg.training.plots:
             from mlcli.train.plots import curves
 
@@ -149,8 +181,9 @@ class _null:
         return False
 
 
-def _summarise(cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds,
-               wall, device, score) -> dict:
+def _summarise(
+    cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds, wall, device, score
+) -> dict:
     import keras
 
     final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
@@ -170,8 +203,11 @@ def _summarise(cfg, run_dir, model, bundle, spec, history, timer, writer, initia
         "train": {k: v for k, v in final.items() if not k.startswith("val_")},
         "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
         "test": test,
-        "best": {"monitor": writer.monitor, "value": writer.best,
-                 "epoch": (writer.best_epoch + 1) if writer.best_epoch is not None else None},
+        "best": {
+            "monitor": writer.monitor,
+            "value": writer.best,
+            "epoch": (writer.best_epoch + 1) if writer.best_epoch is not None else None,
+        },
         "samples_per_sec": statistics.median(rates) if rates else None,
         "train_time_s": round(train_seconds, 3),
         "wall_time_s": round(wall.elapsed(), 3),

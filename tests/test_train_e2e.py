@@ -1,0 +1,262 @@
+"""End to end through the real CLI on configs/smoke: run directories, evaluate, predict, resume, NaN."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
+
+CLASSIFIER_SMOKES = ["cnn", "lstm_text", "transformer"]
+VALUE_SMOKES = ["mlp", "rnn"]
+
+
+def metrics_rows(run: Path) -> list[dict]:
+    with (run / "metrics.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def load(path: Path):
+    import mlcli.models.layers  # noqa: F401
+    import mlcli.train.metrics  # noqa: F401
+
+    return keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("name", CLASSIFIER_SMOKES + VALUE_SMOKES)
+def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
+    run = tmp_path / name
+    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    for item in (
+        "config.yaml",
+        "run.json",
+        "data_spec.json",
+        "metrics.csv",
+        "summary.json",
+        "checkpoints/best.keras",
+        "checkpoints/last.keras",
+        "backup/state.json",
+        "plots/curves.png",
+    ):
+        assert (run / item).is_file(), item
+    rows = metrics_rows(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["samples_per_sec"] > 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "completed" and record["versions"]["tensorflow"]
+    key = "accuracy" if name in CLASSIFIER_SMOKES else "rmse"
+    assert 0 <= summary["test"][key] < 1e6
+    for which in ("best", "last"):
+        model = load(run / "checkpoints" / f"{which}.keras")
+        assert model.count_params() == summary["params"]
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("cnn") / "run"
+    result = cli("train", SMOKE / "cnn.yaml", "--run-dir", run, "--quiet", "--set", "training.epochs=3")
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_tensorboard_logs_written(trained_cnn: Path):
+    assert list((trained_cnn / "tensorboard" / "train").glob("events.out.tfevents.*"))
+
+
+def test_evaluate_json_matches_summary(trained_cnn: Path):
+    result = cli("evaluate", trained_cnn, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((trained_cnn / "eval.json").read_text())
+    summary = json.loads((trained_cnn / "summary.json").read_text())
+    assert report["samples"] == 360 and report["split"] == "test"
+    assert report["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 360
+    assert np.trace(matrix) / 360 == pytest.approx(report["accuracy"])
+    assert set(report["per_class"]) == {str(i) for i in range(10)}
+
+
+def test_evaluate_table_and_confusion_png(trained_cnn: Path):
+    result = cli("evaluate", trained_cnn, "--split", "val", "--checkpoint", "last")
+    assert result.exit_code == 0, result.output
+    assert "confusion matrix" in result.output and "per class" in result.output
+    assert (trained_cnn / "plots" / "confusion.png").is_file()
+
+
+def test_predict_npz_and_image_files(trained_cnn: Path, tmp_path: Path):
+    from PIL import Image
+
+    from mlcli.data.builtin import load_digits_arrays
+
+    digits = load_digits_arrays()
+    np.savez(tmp_path / "x.npz", x=digits["x_test"][:5])
+    out = tmp_path / "p.json"
+    result = cli("predict", trained_cnn, tmp_path / "x.npz", "--out", out, "--top-k", "2")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert len(rows) == 5 and all(len(r["predictions"]) == 2 for r in rows)
+    assert all(0 <= p["probability"] <= 1 for r in rows for p in r["predictions"])
+    Image.fromarray(digits["x_test"][0][..., 0]).save(tmp_path / "d.png")
+    csv_out = tmp_path / "p.csv"
+    assert cli("predict", trained_cnn, tmp_path / "d.png", "--out", csv_out).exit_code == 0
+    assert csv_out.read_text().splitlines()[0] == "input,rank,class,probability"
+    npz_first = rows[0]["predictions"][0]["class"]
+    assert csv_out.read_text().splitlines()[1].split(",")[2] == npz_first
+
+
+def test_predict_and_evaluate_bad_input(trained_cnn: Path, tmp_path: Path):
+    assert cli("predict", trained_cnn, tmp_path / "missing.png").exit_code == 2
+    assert cli("evaluate", tmp_path).exit_code == 2
+    assert cli("evaluate", trained_cnn, "--checkpoint", tmp_path / "nope.keras").exit_code == 2
+    assert cli("evaluate", trained_cnn, "--split", "holdout").exit_code == 2
+
+
+def test_existing_run_dir_is_not_overwritten(trained_cnn: Path):
+    before = (trained_cnn / "metrics.csv").read_text()
+    result = cli("train", SMOKE / "cnn.yaml", "--run-dir", trained_cnn, "--quiet")
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert (trained_cnn / "metrics.csv").read_text() == before
+
+
+def test_resume_refuses_model_or_data_changes(trained_cnn: Path):
+    result = cli("train", "--resume", trained_cnn, "--set", "model.dense=[32]", "--set", "data.batch_size=8")
+    assert result.exit_code == 2
+    assert "data.batch_size" in result.output and "model.dense" in result.output
+
+
+def test_resume_of_finished_run_needs_more_epochs(trained_cnn: Path):
+    result = cli("train", "--resume", trained_cnn)
+    assert result.exit_code == 2 and "training.epochs=" in result.output
+
+
+def test_resume_raises_epoch_budget(tmp_path: Path):
+    run = tmp_path / "run"
+    assert cli("train", SMOKE / "mlp.yaml", "--run-dir", run, "--quiet").exit_code == 0
+    result = cli("train", "--run-dir", run, "--resume", "--set", "training.epochs=4", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3, 4]
+    assert json.loads((run / "summary.json").read_text())["initial_epoch"] == 2
+
+
+def _wait_for_rows(run: Path, rows: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (run / "metrics.csv").is_file() and len(metrics_rows(run)) >= rows:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("training did not progress")
+
+
+def _start(run: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlcli",
+            "train",
+            str(SMOKE / "cnn.yaml"),
+            "--run-dir",
+            str(run),
+            "--quiet",
+            "--set",
+            "training.epochs=5",
+            "--set",
+            "data.batch_size=4",
+            "--set",
+            "training.tensorboard=false",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_epoch_then_resume(tmp_path: Path):
+    run = tmp_path / "run"
+    proc = _start(run)
+    _wait_for_rows(run, 2, proc)
+    time.sleep(0.4)  # well inside epoch 3 (each epoch is ~330 steps)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(metrics_rows(run)) < 5
+    result = cli_subprocess("train", "--resume", run, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3, 4, 5]
+    assert load(run / "checkpoints" / "last.keras").count_params() > 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "completed" and record["attempts"][-1]["status"] == "running"
+    assert not list(run.rglob(".*.keras")), "no temp checkpoint left behind"
+
+
+def test_ctrl_c_writes_status_and_exits_130(tmp_path: Path):
+    run = tmp_path / "run"
+    proc = _start(run)
+    _wait_for_rows(run, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert load(run / "checkpoints" / "last.keras") is not None
+
+
+def test_nan_loss_stops_with_message_and_keeps_best(tmp_path: Path):
+    run = tmp_path / "run"
+    result = cli_subprocess(
+        "train",
+        SMOKE / "cnn.yaml",
+        "--run-dir",
+        run,
+        "--quiet",
+        "--set",
+        "training.epochs=4",
+        "--set",
+        "optimizer.name=sgd",
+        "--set",
+        "optimizer.schedule.name=piecewise",
+        "--set",
+        "optimizer.schedule.boundaries=[1]",
+        "--set",
+        "optimizer.schedule.values=[0.01, 1.0e12]",
+    )
+    assert result.returncode == 1, result.stderr
+    assert "training stopped: loss became" in result.stderr and "at epoch 2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1]
+    assert load(run / "checkpoints" / "best.keras").count_params() > 0
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+
+
+def test_deterministic_runs_give_identical_metrics(tmp_path: Path):
+    outputs = []
+    for i in range(2):
+        run = tmp_path / f"run{i}"
+        result = cli_subprocess(
+            "train",
+            SMOKE / "cnn.yaml",
+            "--run-dir",
+            run,
+            "--quiet",
+            "--set",
+            "training.deterministic=true",
+            "--set",
+            "training.tensorboard=false",
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append((run / "metrics.csv").read_text())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 3
