@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import shutil
 from pathlib import Path
 
 import keras
@@ -83,10 +84,11 @@ class RunWriter(keras.callbacks.Callback):
             self.skipped_nan = True  # never overwrite a good checkpoint with NaN weights
             return
         value = logs.get(self.monitor, logs.get("loss"))
-        if value is not None and self._improved(float(value)):
-            self.best, self.best_epoch = float(value), epoch
-            save_model(self.model, self.run_dir / "checkpoints" / "best.keras")
-        save_model(self.model, self.run_dir / "checkpoints" / "last.keras")
+        checkpoints = self.run_dir / "checkpoints"
+        save_model(self.model, checkpoints / "last.keras")
+        if value is None or self._improved(float(value)):  # no monitor (GANs): best tracks last
+            self.best, self.best_epoch = (None if value is None else float(value)), epoch
+            atomic_write(checkpoints / "best.keras", lambda tmp: shutil.copyfile(checkpoints / "last.keras", tmp))
         row = {
             "epoch": epoch + 1,
             **{k: f"{float(v):.6g}" for k, v in logs.items() if isinstance(v, (int, float)) and k != "samples_per_sec"},

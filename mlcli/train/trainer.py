@@ -37,7 +37,7 @@ def compile_model(model, cfg: Any, spec: Any, steps_per_epoch: int, device: Any)
     )
 
 
-def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, state: dict | None, model_family):
+def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, state: dict | None):
     import keras
 
     from mlcli.train.callbacks import NanGuard, ResumableEarlyStopping, RunWriter
@@ -76,9 +76,12 @@ def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, stat
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False, profile_batch=0)
         )
-    callbacks.extend(model_family.extra_callbacks(cfg, run_dir) if hasattr(model_family, "extra_callbacks") else [])
+    if cfg.model.type == "gan":
+        from mlcli.train.gan_callbacks import CollapseWatch, SampleGrid
+
+        callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     callbacks.append(make_progress(quiet, cfg.data.batch_size))
-    return callbacks, timer, guard, writer
+    return callbacks, guard, writer
 
 
 def train_and_evaluate(
@@ -103,7 +106,6 @@ def train_and_evaluate(
     from mlcli.train import metrics as _metrics  # noqa: F401  (registers custom objects for load_model)
     from mlcli.train.callbacks import read_metrics, read_state
     from mlcli.train.distribute import get_strategy
-    from mlcli.train.scoring import score
 
     wall = Stopwatch()
     run_dir = Path(run_dir)
@@ -123,8 +125,15 @@ def train_and_evaluate(
         scope = strategy.scope() if strategy else _null()
         initial_epoch = 0
         with scope:
-            if state and (run_dir / "checkpoints" / "last.keras").is_file():
-                model = keras.models.load_model(run_dir / "checkpoints" / "last.keras")
+            last = run_dir / "checkpoints" / "last.keras"
+            if state and last.is_file() and cfg.model.type == "gan":
+                # a GAN's two optimizers live outside compile(): rebuild, then restore every variable
+                model = build_model(cfg, spec)
+                compile_model(model, cfg, spec, steps_per_epoch, device)
+                model.load_weights(last)
+                initial_epoch = int(state["epoch"])
+            elif state and last.is_file():
+                model = keras.models.load_model(last)
                 initial_epoch = int(state["epoch"])
             else:
                 model = build_model(cfg, spec)
@@ -137,7 +146,7 @@ def train_and_evaluate(
                 f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; "
                 f"raise the budget with --set training.epochs={initial_epoch + 10}"
             )
-        callbacks, timer, guard, writer = _callbacks(cfg, run_dir, spec, quiet, rows, state, model)
+        callbacks, guard, writer = _callbacks(cfg, run_dir, spec, quiet, rows, state)
         train_clock = Stopwatch()
         history = model.fit(
             bundle.train,
@@ -154,7 +163,16 @@ def train_and_evaluate(
                 f"Last good checkpoints kept in {run_dir / 'checkpoints'}"
             )
         summary = _summarise(
-            cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds, wall, device, score
+            cfg,
+            run_dir,
+            model,
+            bundle,
+            history,
+            callbacks,
+            initial_epoch,
+            train_seconds,
+            wall.elapsed(),
+            device.as_dict(),
         )
         if cfg.training.plots:
             from mlcli.train.plots import curves
@@ -182,10 +200,27 @@ class _null:
 
 
 def _summarise(
-    cfg, run_dir, model, bundle, spec, history, timer, writer, initial_epoch, train_seconds, wall, device, score
+    cfg,
+    run_dir: Path,
+    model,
+    bundle,
+    history,
+    callbacks: list,
+    initial_epoch: int,
+    train_seconds: float,
+    wall_seconds: float,
+    device: dict,
 ) -> dict:
+    """summary.json: final train/val metrics, test metrics from the best checkpoint, speed and times."""
     import keras
 
+    from mlcli.train.callbacks import RunWriter
+    from mlcli.train.progress import EpochTimer
+    from mlcli.train.scoring import score
+
+    spec = bundle.spec
+    timer = next(c for c in callbacks if isinstance(c, EpochTimer))
+    writer = next(c for c in callbacks if isinstance(c, RunWriter))
     final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
     best_path = run_dir / "checkpoints" / "best.keras"
     test = {}
@@ -210,10 +245,11 @@ def _summarise(
         },
         "samples_per_sec": statistics.median(rates) if rates else None,
         "train_time_s": round(train_seconds, 3),
-        "wall_time_s": round(wall.elapsed(), 3),
+        "wall_time_s": round(wall_seconds, 3),
         "params": int(model.count_params()),
-        "device": device.as_dict(),
+        "device": device,
     }
-    summary.update(getattr(model, "summary_extras", lambda: {})())
+    for callback in callbacks:
+        summary.update(getattr(callback, "summary_extras", dict)())
     atomic_write_json(run_dir / "summary.json", summary)
     return summary
