@@ -137,3 +137,14 @@ class TransformerEncoder(keras.layers.Layer):
             "l1": self.l1,
             "l2": self.l2,
         }
+
+
+@keras.saving.register_keras_serializable(package="mlcli")
+class ClassProbabilities(keras.layers.Layer):
+    """Logits → probabilities per class (exports); one binary logit → [p(class 0), p(class 1)]."""
+
+    def call(self, logits):
+        if logits.shape[-1] == 1:
+            p = keras.ops.sigmoid(logits)
+            return keras.ops.concatenate([1.0 - p, p], axis=-1)
+        return keras.ops.softmax(logits, axis=-1)

@@ -25,9 +25,11 @@ class SampleGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
             return
         gan = self.model
-        labels = [i % gan.num_classes for i in range(GRID_SIZE)] if gan.num_classes else None
-        images = gan.generate(GRID_SIZE, self.seed, labels)
-        image_grid(images, self.dir / f"epoch_{epoch + 1:03d}.png")
+        columns = gan.num_classes if 1 < gan.num_classes <= 16 else 8  # conditional: one class per column
+        count = columns * (GRID_SIZE // columns)
+        labels = [i % gan.num_classes for i in range(count)] if gan.num_classes else None
+        images = gan.generate(count, self.seed, labels)
+        image_grid(images, self.dir / f"epoch_{epoch + 1:03d}.png", columns=columns)
 
 
 class CollapseWatch(keras.callbacks.Callback):

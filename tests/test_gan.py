@@ -1,0 +1,117 @@
+"""The declarative GAN through the real CLI: training, sample grids, `mlcli sample`, quality, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlcli.train.gan_callbacks import CollapseWatch
+from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
+from tests.test_train_e2e import metrics_rows
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("gan") / "run"
+    result = cli("train", SMOKE / "gan.yaml", "--run-dir", run, "--quiet", "--set", "model.conditional=true")
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_gan_run_dir_has_grids_losses_and_checkpoints(gan_run: Path):
+    rows = metrics_rows(gan_run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for key in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "val_d_loss"):
+        assert key in rows[0] and np.isfinite(float(rows[-1][key]))
+    assert (gan_run / "plots/samples/epoch_001.png").is_file() and (gan_run / "plots/samples/epoch_002.png").is_file()
+    assert (gan_run / "checkpoints/last.keras").is_file()
+    summary = json.loads((gan_run / "summary.json").read_text())
+    assert summary["warnings"] == [] and summary["test"] == {}
+
+
+def test_sample_writes_uint8_images_with_labels(gan_run: Path, tmp_path: Path):
+    out, grid = tmp_path / "s.npz", tmp_path / "grid.png"
+    result = cli("sample", gan_run, "--num", "12", "--out", out, "--png", grid, "--seed", "3")
+    assert result.exit_code == 0, result.output
+    with np.load(out) as data:
+        images, labels = data["images"], data["labels"]
+    assert images.shape == (12, 8, 8, 1) and images.dtype == np.uint8
+    assert images.min() >= 0 and images.max() <= 255 and images.std() > 0
+    assert labels.tolist() == [i % 10 for i in range(12)]
+    assert grid.stat().st_size > 1000
+    again = tmp_path / "again.npz"
+    cli("sample", gan_run, "--num", "12", "--out", again, "--seed", "3")
+    with np.load(again) as data:
+        np.testing.assert_array_equal(data["images"], images)  # same seed, same images
+    cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7")
+    with np.load(again) as data:
+        assert data["labels"].tolist() == [7, 7, 7, 7]
+
+
+def test_sample_bad_input(gan_run: Path, tmp_path: Path):
+    assert cli("sample", gan_run, "--num", "2", "--out", tmp_path / "x.npz", "--label", "12").exit_code == 2
+    assert cli("sample", gan_run, "--num", "2", "--out", tmp_path / "x.png").exit_code == 2
+    assert cli("predict", gan_run, tmp_path / "x.npz").exit_code == 2
+
+
+def test_quality_score_ranks_real_images_above_untrained_generator(gan_run: Path):
+    result = cli("evaluate", gan_run, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((gan_run / "eval.json").read_text())
+    real, fake = report["real_test"], report["generated"]
+    assert report["classifier_accuracy_on_real"] > 0.9
+    assert real["frechet_distance"] * 5 < fake["frechet_distance"]
+    assert real["mean_confidence"] > fake["mean_confidence"]
+    assert real["class_coverage"] == 1.0 and real["samples"] == fake["samples"] == 360
+
+
+def test_collapse_is_reported_as_warning():
+    watch = CollapseWatch()
+    for epoch in range(4):
+        watch.on_epoch_end(epoch, {"d_acc_real": 1.0, "d_acc_fake": 0.995})
+    assert len(watch.summary_extras()["warnings"]) == 1
+    assert "pinned at 1.0" in watch.warnings[0]
+
+
+def test_gan_resumes_after_sigkill(tmp_path: Path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlcli",
+            "train",
+            str(SMOKE / "gan.yaml"),
+            "--run-dir",
+            str(run),
+            "--quiet",
+            "--set",
+            "training.epochs=4",
+            "--set",
+            "data.batch_size=4",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while not ((run / "metrics.csv").is_file() and len(metrics_rows(run)) >= 1):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(metrics_rows(run))
+    assert done < 4
+    result = cli_subprocess("train", "--resume", run, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3, 4]
+    assert json.loads((run / "summary.json").read_text())["initial_epoch"] == done
