@@ -137,6 +137,8 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
         problems.append((("model", "type"), "a GAN needs image data, but this data source has no images"))
     if shape is not None and hasattr(cfg.model, "check_input"):
         problems.extend((("model", *p), m) for p, m in cfg.model.check_input(shape))
+    if cfg.model.type == "gan" and cfg.distribute.strategy == "multi_worker":
+        problems.append((("distribute", "strategy"), "multi_worker does not support GANs yet; use none or mirrored"))
     if cfg.training.reduce_lr_on_plateau and cfg.optimizer.schedule.name != "constant":
         problems.append(
             (

@@ -44,7 +44,11 @@ def train_command(
         target = run_dir or config
         if target is None:
             raise UserError("--resume needs a run directory: mlcli train --resume RUN_DIR")
-        target = rundir.claim_run_dir(Path(target), resume=True)
+        target = Path(target)
+        saved_cfg = load_config(target / rundir.CONFIG_FILE) if (target / rundir.CONFIG_FILE).is_file() else None
+        if saved_cfg is not None:
+            target = _worker_dir(saved_cfg, target)
+        target = rundir.claim_run_dir(target, resume=True)
         saved = (target / rundir.CONFIG_FILE).read_text()
         cfg = load_config(target / rundir.CONFIG_FILE, overrides)
         frozen = [f for f in changed_fields(saved, to_yaml(cfg)) if f.split(".")[0] in FROZEN_ON_RESUME]
@@ -59,12 +63,23 @@ def train_command(
         if Path(config).is_dir():
             raise UserError(f"{config}: is a run directory; to continue it use --resume {config}")
         cfg = load_config(config, overrides)
-        target = rundir.claim_run_dir(Path(run_dir) if run_dir else rundir.new_run_dir(cfg.name), resume=False)
+        target = Path(run_dir) if run_dir else rundir.new_run_dir(cfg.name)
+        target = rundir.claim_run_dir(_worker_dir(cfg, target), resume=False)
     rundir.atomic_write_text(target / rundir.CONFIG_FILE, to_yaml(cfg))
     print(f"run directory: {target}", flush=True)
     summary = train_and_evaluate(cfg, target, resume=resume, quiet=quiet, verbose=verbose, argv=argv)
     _report(summary, target)
     return summary
+
+
+def _worker_dir(cfg, run_dir: Path) -> Path:
+    """Multi-worker runs: the chief owns RUN_DIR, worker i writes RUN_DIR/workers/worker-i."""
+    if cfg.distribute.strategy != "multi_worker":
+        return run_dir
+    from mlcli.train.distribute import task_role
+
+    is_chief, index = task_role()
+    return run_dir if is_chief else run_dir / "workers" / f"worker-{index}"
 
 
 def _report(summary: dict, run_dir: Path) -> None:

@@ -99,6 +99,11 @@ def train_and_evaluate(
     import_tensorflow(verbose)
     import keras
 
+    from mlcli.train.distribute import multi_worker_strategy, task_role
+
+    # collectives must be configured before TensorFlow runs anything else
+    multi_worker = multi_worker_strategy() if cfg.distribute.strategy == "multi_worker" else None
+
     from mlcli.data import load_dataset
     from mlcli.data.spec import DataSpec
     from mlcli.models import build_model
@@ -114,6 +119,21 @@ def train_and_evaluate(
     keras.mixed_precision.set_global_policy(device.mixed_precision)
     record = rundir.start_record(run_dir, cfg.seed, argv or [], device.as_dict(), resumed=resume)
     try:
+        if multi_worker is not None:
+            from mlcli.train import multi_worker as loop
+
+            summary = loop.train(
+                cfg,
+                run_dir,
+                multi_worker,
+                resume=resume,
+                quiet=quiet,
+                is_chief=task_role()[0],
+                record=record,
+                wall=wall,
+            )
+            rundir.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
+            return summary
         spec_path = run_dir / rundir.SPEC_FILE
         state = read_state(run_dir) if resume else None
         bundle = load_dataset(cfg, DataSpec.load(spec_path) if resume and spec_path.is_file() else None)
@@ -122,6 +142,11 @@ def train_and_evaluate(
             spec.save(spec_path)
         steps_per_epoch = max(1, math.ceil(spec.num_train / cfg.data.batch_size))
         strategy = get_strategy(cfg.distribute, device.gpus)
+        if strategy is not None and device.steps_per_execution > 1:
+            # keras#19246: the multi-step loop's conditionals fail in a MirroredStrategy replica context
+            if cfg.training.steps_per_execution != "auto":
+                print("note: steps_per_execution set to 1 under MirroredStrategy (keras#19246)", flush=True)
+            device.steps_per_execution = 1
         scope = strategy.scope() if strategy else _null()
         initial_epoch = 0
         with scope:
@@ -162,6 +187,7 @@ def train_and_evaluate(
                 f"training stopped: {guard.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
                 f"Last good checkpoints kept in {run_dir / 'checkpoints'}"
             )
+        replicas = strategy.num_replicas_in_sync if strategy else 1
         summary = _summarise(
             cfg,
             run_dir,
@@ -172,7 +198,12 @@ def train_and_evaluate(
             initial_epoch,
             train_seconds,
             wall.elapsed(),
-            device.as_dict(),
+            {
+                **device.as_dict(),
+                "strategy": type(strategy).__name__ if strategy else "default",
+                "replicas": replicas,
+                "per_replica_batch": cfg.data.batch_size // replicas,
+            },
         )
         if cfg.training.plots:
             from mlcli.train.plots import curves
