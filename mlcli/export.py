@@ -100,7 +100,7 @@ def _reload_outputs(fmt: str, path: Path, batch) -> np.ndarray:
     if fmt == "saved_model":
         loaded = tf.saved_model.load(str(path))
         args = _as_tensor(batch)
-        return np.asarray(loaded.serve(*args) if isinstance(args, list) else loaded.serve(args))
+        return np.asarray(loaded.serve(args))
     import warnings
 
     from mlcli.train.quiet import stderr_silenced
