@@ -35,7 +35,9 @@ def fit_state(raw: RawData, prep: Preprocessing, model_type: str, window: int = 
         std = np.where(std > 1e-8, std, 1.0)
         state.update(mean=np.atleast_1d(mean).tolist(), std=np.atleast_1d(std).tolist())
         if raw.kind == "series":
-            state.update(window=window, horizon=horizon)
+            # typical one-step change in standardised units: the scale forecasting models work in
+            step = float(np.std(np.diff(x)) / np.atleast_1d(std)[0]) if len(x) > 2 else 1.0
+            state.update(window=window, horizon=horizon, step_std=max(step, 1e-6))
     elif raw.kind == "text":
         state.update(_adapt_text(raw, prep))
     return state

@@ -32,9 +32,51 @@ def output_units(spec: Any) -> int:
     return spec.output_dim
 
 
-def output_head(x, spec: Any, reg=None):
-    """Logits for classes, linear values otherwise; kept float32 under mixed precision."""
-    return keras.layers.Dense(output_units(spec), kernel_regularizer=reg, dtype="float32", name="head")(x)
+def output_head(x, spec: Any, reg=None, inputs=None):
+    """Logits for classes, linear values otherwise; kept float32 under mixed precision.
+
+    Forecasts are residual over the last observed value (`inputs`): the network learns the change,
+    so it still works when the future leaves the range seen in training (a rising CO2 trend).
+    """
+    out = keras.layers.Dense(output_units(spec), kernel_regularizer=reg, dtype="float32", name="head")(x)
+    if spec.kind == "series" and inputs is not None:
+        change = keras.layers.Rescaling(step_scale(spec), name="change", dtype="float32")(out)
+        out = keras.layers.Add(name="forecast", dtype="float32")([change, LastValue(name="last_value")(inputs)])
+    return out
+
+
+def step_scale(spec: Any) -> float:
+    return float(spec.state.get("step_std", 1.0)) if spec.state else 1.0
+
+
+def series_features(inputs, spec: Any):
+    """A series window relative to its last value, in units of the typical one-step change."""
+    if spec.kind != "series":
+        return inputs
+    return RelativeToLast(1.0 / step_scale(spec), name="relative_to_last")(inputs)
+
+
+@keras.saving.register_keras_serializable(package="mlcli")
+class RelativeToLast(keras.layers.Layer):
+    """(x - x_last) * scale for a (batch, window, 1) series."""
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, series):
+        return (series - series[:, -1:, :]) * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="mlcli")
+class LastValue(keras.layers.Layer):
+    """The last time step's value of a (batch, window, 1) series, as (batch, 1)."""
+
+    def call(self, series):
+        return keras.ops.cast(series[:, -1, :1], "float32")
 
 
 def model_input(spec: Any):

@@ -7,13 +7,14 @@ from typing import Any
 import keras
 
 from mlcli.config.models import MlpModel
-from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer
+from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer, series_features
 
 
 def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)
-    x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
+    x = series_features(inputs, spec)
+    x = keras.layers.Flatten()(x) if len(spec.input_shape) > 1 else x
     if spec.kind in ("tokens", "text"):
         x = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32"))(x)
     for units in cfg.layers:
@@ -23,4 +24,4 @@ def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
         x = activation(cfg.activation)(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg), name="mlp")
+    return keras.Model(inputs, output_head(x, spec, reg, inputs), name="mlp")

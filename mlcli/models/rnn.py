@@ -7,13 +7,13 @@ from typing import Any
 import keras
 
 from mlcli.config.models import RnnModel
-from mlcli.models.layers import activation, model_input, output_head, regularizer
+from mlcli.models.layers import activation, model_input, output_head, regularizer, series_features
 
 
 def build(cfg: RnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)
-    x = inputs
+    x = series_features(inputs, spec)
     if spec.kind in ("tokens", "text"):
         x = keras.layers.Embedding(
             spec.vocab_size, cfg.embedding_dim, mask_zero=True, embeddings_regularizer=reg, name="embedding"
@@ -34,4 +34,4 @@ def build(cfg: RnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
         x = activation(cfg.activation)(keras.layers.Dense(units, kernel_regularizer=reg)(x))
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg), name="rnn")
+    return keras.Model(inputs, output_head(x, spec, reg, inputs), name="rnn")

@@ -14,6 +14,7 @@ from mlcli.models.layers import (
     model_input,
     output_head,
     regularizer,
+    series_features,
 )
 
 
@@ -24,7 +25,8 @@ def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model
     if spec.kind in ("tokens", "text"):
         x = keras.layers.Embedding(spec.vocab_size, cfg.embed_dim, mask_zero=True, name="token_embedding")(inputs)
     else:
-        x = inputs if len(spec.input_shape) == 2 else keras.layers.Reshape((length, 1))(inputs)
+        x = series_features(inputs, spec)
+        x = x if len(spec.input_shape) == 2 else keras.layers.Reshape((length, 1))(x)
         x = keras.layers.Dense(cfg.embed_dim, name="input_projection")(x)
     x = PositionEmbedding(length, cfg.embed_dim, name="position_embedding")(x)
     x = keras.layers.Dropout(cfg.dropout)(x)
@@ -47,4 +49,4 @@ def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model
     for units in cfg.dense:
         x = activation(cfg.activation)(keras.layers.Dense(units, kernel_regularizer=reg)(x))
         x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg), name="transformer")
+    return keras.Model(inputs, output_head(x, spec, reg, inputs), name="transformer")
