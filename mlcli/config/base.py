@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ACTIVATIONS = (
-    "relu",
-    "gelu",
-    "elu",
-    "selu",
-    "tanh",
-    "sigmoid",
-    "swish",
-    "silu",
-    "leaky_relu",
-    "softplus",
-    "mish",
-    "linear",
-)
 Activation = Literal[
     "relu",
     "gelu",
@@ -34,8 +21,15 @@ Activation = Literal[
     "mish",
     "linear",
 ]
+ACTIVATIONS = typing.get_args(Activation)
 PositiveInt = Annotated[int, Field(gt=0, le=1_000_000_000)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+def registry(union: object, tag: str) -> dict[str, type[BaseModel]]:
+    """`tag` value → member class of a discriminated union, so the union is the only list to edit."""
+    members = typing.get_args(typing.get_args(union)[0])
+    return {typing.get_args(cls.model_fields[tag].annotation)[0]: cls for cls in members}
 
 
 class StrictModel(BaseModel):

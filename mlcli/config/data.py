@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field
 
-from mlcli.config.base import Fraction, PositiveInt, StrictModel
+from mlcli.config.base import Fraction, PositiveInt, StrictModel, registry
 
 AUGMENTATIONS = ("random_flip", "random_rotation", "random_translation", "random_zoom", "random_contrast")
 
@@ -131,15 +131,7 @@ DataConfig = Annotated[
     Field(discriminator="source"),
 ]
 
-DATA_SOURCES = {
-    "tfds": TfdsData,
-    "builtin": BuiltinData,
-    "image_folder": ImageFolderData,
-    "text_folder": TextFolderData,
-    "csv": CsvData,
-    "npz": NpzData,
-    "synthetic": SyntheticData,
-}
+DATA_SOURCES = registry(DataConfig, "source")
 
 # Shapes known from the config alone, so model checks can run before TensorFlow is imported.
 BUILTIN_SHAPES = {"digits": (8, 8, 1), "co2": None}

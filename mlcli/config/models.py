@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from mlcli.config.base import Activation, Fraction, PositiveInt, Regularizer, StrictModel
+from mlcli.config.base import Activation, Fraction, PositiveInt, Regularizer, StrictModel, registry
 
 
 class ConvBlock(StrictModel):
@@ -164,10 +164,4 @@ ModelConfig = Annotated[
     Field(discriminator="type"),
 ]
 
-MODEL_TYPES = {
-    "cnn": CnnModel,
-    "mlp": MlpModel,
-    "rnn": RnnModel,
-    "transformer": TransformerModel,
-    "gan": GanModel,
-}
+MODEL_TYPES = registry(ModelConfig, "type")

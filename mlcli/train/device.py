@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# Chosen from benchmarks/bench_steps.py on the 2-core CPU machines: >1 saves per-step Python
-# overhead for small models; larger values delay callbacks without further gain.
-CPU_STEPS_PER_EXECUTION = 8
+# Chosen from benchmarks/bench_steps.py on the 2-core CPU machines (RESULTS.md): samples/s rose
+# from 1 (3,304 digits; 1,689 CIFAR-shaped) to 32 (4,853; 2,500). 32 is also the most Keras allows
+# with tf.data input (keras#20344); progress bars then update every 32 steps.
+CPU_STEPS_PER_EXECUTION = 32
 GPU_STEPS_PER_EXECUTION = 32
 
 

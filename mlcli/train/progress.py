@@ -107,7 +107,8 @@ class RichProgress(keras.callbacks.Callback):
         rate = (batch + 1) * self.batch_size / seconds if self.batch_size else 0
         info = _fmt(logs, ["loss", "accuracy", "d_loss", "g_loss", "mae"])
         info += f"  {rate:,.0f} samples/s" if rate else ""
-        self.progress.update(self.step_task, completed=batch + 1, info=info)
+        done = batch + 1 if not self.steps else min(batch + 1, self.steps)  # steps_per_execution overshoots
+        self.progress.update(self.step_task, completed=done, info=info)
 
     def on_epoch_end(self, epoch, logs=None):
         self.progress.update(self.epoch_task, completed=epoch + 1, info=_fmt(logs))
