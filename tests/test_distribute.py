@@ -25,25 +25,20 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def launch_workers(tmp_path: Path, *extra: str) -> list[subprocess.CompletedProcess]:
+def launch_workers(tmp_path: Path, *extra: str, resume: bool = False) -> list[subprocess.CompletedProcess]:
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        target = (
+            ["--resume", str(tmp_path / f"w{index}")]
+            if resume
+            else [str(SMOKE / "multi_worker.yaml"), "--run-dir", str(tmp_path / f"w{index}")]
+        )
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mlcli",
-                    "train",
-                    str(SMOKE / "multi_worker.yaml"),
-                    "--run-dir",
-                    str(tmp_path / f"w{index}"),
-                    "--quiet",
-                    *extra,
-                ],
+                [sys.executable, "-m", "mlcli", "train", *target, "--quiet", *extra],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -124,3 +119,17 @@ def test_gan_under_multi_worker_is_refused():
     assert "--set distribute.strategy=multi_worker: distribute.strategy: multi_worker does not support GANs" in (
         result.output
     )
+
+
+def test_two_workers_resume_from_their_own_run_dirs(tmp_path: Path):
+    first = launch_workers(tmp_path, "--set", "training.epochs=2")
+    assert [r.returncode for r in first] == [0, 0], [r.stderr[-2000:] for r in first]
+    again = launch_workers(tmp_path, "--set", "training.epochs=4", resume=True)
+    assert [r.returncode for r in again] == [0, 0], [r.stderr[-2000:] for r in again]
+    chief, worker = tmp_path / "w0", tmp_path / "w1" / "workers" / "worker-1"
+    assert [int(r["epoch"]) for r in metrics_rows(chief)] == [1, 2, 3, 4]
+    assert json.loads((chief / "summary.json").read_text())["initial_epoch"] == 2
+    a, b = load(chief / "checkpoints/last.keras"), load(worker / "checkpoints/last.keras")
+    assert int(a.optimizer.iterations.numpy()) == 4 * (1293 // 64)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)

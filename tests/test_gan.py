@@ -115,3 +115,20 @@ def test_gan_resumes_after_sigkill(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3, 4]
     assert json.loads((run / "summary.json").read_text())["initial_epoch"] == done
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3)])
+def test_generator_reaches_exactly_the_image_shape(shape):
+    from mlcli.config import load_config_text
+    from mlcli.data.spec import DataSpec
+    from mlcli.models import build_model
+
+    cfg = load_config_text(
+        "name: g\ndata: {source: tfds, name: mnist}\nmodel: {type: gan, latent_dim: 8, conditional: true}\n"
+    )
+    spec = DataSpec("generation", "image", list(shape), [str(i) for i in range(10)])
+    gan = build_model(cfg, spec)
+    images = gan.generate(3, seed=0, labels=[0, 1, 2])
+    assert images.shape == (3, *shape) and images.dtype == np.uint8
+    logits = gan.discriminator([np.zeros((3, *shape), "float32"), np.array([0, 1, 2])])
+    assert tuple(logits.shape) == (3, 1)

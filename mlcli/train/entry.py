@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -44,10 +45,7 @@ def train_command(
         target = run_dir or config
         if target is None:
             raise UserError("--resume needs a run directory: mlcli train --resume RUN_DIR")
-        target = Path(target)
-        saved_cfg = load_config(target / rundir.CONFIG_FILE) if (target / rundir.CONFIG_FILE).is_file() else None
-        if saved_cfg is not None:
-            target = _worker_dir(saved_cfg, target)
+        target = _resumable_dir(Path(target))
         target = rundir.claim_run_dir(target, resume=True)
         saved = (target / rundir.CONFIG_FILE).read_text()
         cfg = load_config(target / rundir.CONFIG_FILE, overrides)
@@ -70,6 +68,19 @@ def train_command(
     summary = train_and_evaluate(cfg, target, resume=resume, quiet=quiet, verbose=verbose, argv=argv)
     _report(summary, target)
     return summary
+
+
+def _resumable_dir(target: Path) -> Path:
+    """The directory this process resumes: for a multi-worker worker i, its `workers/worker-i`."""
+    if (target / rundir.CONFIG_FILE).is_file():
+        return _worker_dir(load_config(target / rundir.CONFIG_FILE), target)
+    if os.environ.get("TF_CONFIG") or "SLURM_PROCID" in os.environ:
+        from mlcli.train.distribute import task_role
+
+        candidate = target / "workers" / f"worker-{task_role()[1]}"
+        if (candidate / rundir.CONFIG_FILE).is_file():
+            return candidate
+    return target
 
 
 def _worker_dir(cfg, run_dir: Path) -> Path:
