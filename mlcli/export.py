@@ -67,15 +67,11 @@ def sample_batch(run: Any, model) -> Any:
         z = np.random.default_rng(0).normal(size=(BATCH, model.latent_dim)).astype("float32")
         return [z, (np.arange(BATCH) % model.num_classes).astype("int32")] if model.num_classes else z
     from mlcli.data import load_dataset
+    from mlcli.data.raw import split_arrays
 
     raw = load_dataset(run.cfg, run.spec).raw
     for split in (raw.test, raw.val, raw.train):
-        if split is None:
-            continue
-        if isinstance(split, tuple):
-            x = split[0][:BATCH]
-        else:
-            x = np.stack([e[0].numpy() for _, e in zip(range(BATCH), split)])
+        x, _ = split_arrays(split, BATCH)
         if len(x):
             if x.dtype == object or x.dtype.kind in "SU":
                 return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in x], dtype=object)

@@ -30,6 +30,20 @@ class RawData:
     series: tuple | None = None  # for `series`: the raw (train, val, test) values before windowing
 
 
+def split_arrays(split: Any, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A raw split as numpy `(x, y)`, whether it is already arrays or a tf.data source (TFDS)."""
+    if split is None:
+        return np.zeros((0,)), None
+    if isinstance(split, tuple):
+        x, y = split
+        return x[:limit], None if y is None else y[:limit]
+    pairs = [(x.numpy(), y.numpy()) for x, y in (split.take(limit) if limit else split)]
+    if not pairs:
+        return np.zeros((0,)), None
+    xs, ys = zip(*pairs)
+    return np.stack(xs), np.array(ys)
+
+
 def split_fraction(
     x: np.ndarray, y: np.ndarray | None, fraction: float, seed: int, stratify: bool = True
 ) -> tuple[tuple, tuple]:

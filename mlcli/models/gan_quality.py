@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from mlcli.data.raw import split_arrays
 from mlcli.errors import UserError
+from mlcli.train.scoring import probabilities
 
 EVAL_SEED = 1234
 CLASSIFIER_EPOCHS = 20
@@ -29,15 +31,6 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     eig = np.linalg.eigvals(s_a @ s_b)
     root_trace = float(np.sum(np.sqrt(np.clip(eig.real, 0, None))))
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a) + np.trace(s_b) - 2 * root_trace)
-
-
-def _arrays(split: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    if split is None:
-        return np.zeros((0,)), None
-    if isinstance(split, tuple):
-        return split[0], split[1]
-    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in split))
-    return np.stack(xs), np.array(ys)
 
 
 def _to_model_range(images: np.ndarray) -> np.ndarray:
@@ -74,9 +67,7 @@ def _classifier(path: Path, x: np.ndarray, y: np.ndarray, num_classes: int, seed
 
 def score_images(classifier, features_model, images: np.ndarray, reference: np.ndarray, num_classes: int) -> dict:
     x = _to_model_range(images)
-    logits = np.asarray(classifier.predict(x, verbose=0, batch_size=256))
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = probabilities(np.asarray(classifier.predict(x, verbose=0, batch_size=256)))
     counts = np.bincount(probs.argmax(axis=1), minlength=num_classes)
     feats = np.asarray(features_model.predict(x, verbose=0, batch_size=256))
     return {
@@ -93,9 +84,9 @@ def evaluate_gan(run: Any, gan, split: str) -> dict:
     from mlcli.data import load_dataset
 
     bundle = load_dataset(run.cfg, run.spec)
-    train_x, train_y = _arrays(bundle.raw.train)
+    train_x, train_y = split_arrays(bundle.raw.train)
     held = {"test": bundle.raw.test, "val": bundle.raw.val, "train": bundle.raw.train}[split]
-    held_x, _ = _arrays(held)
+    held_x, held_y = split_arrays(held)
     if not len(held_x):
         raise UserError(f"{run.path}: this run's data has no {split} split to compare against")
     if train_y is None or run.spec.num_classes < 2:
@@ -109,7 +100,6 @@ def evaluate_gan(run: Any, gan, split: str) -> dict:
     labels = np.random.default_rng(EVAL_SEED).integers(0, gan.num_classes, num) if gan.num_classes else None
     generated = gan.generate(num, EVAL_SEED, labels)
     classes = run.spec.num_classes
-    held_y = _arrays(held)[1]
     accuracy = float(np.mean(np.asarray(classifier.predict(_to_model_range(held_x), verbose=0)).argmax(1) == held_y))
     return {
         "classifier_accuracy_on_real": accuracy,

@@ -70,27 +70,21 @@ def _validation(model, dataset, spec) -> dict:
     return {f"val_{k}": result[k] for k in keys}
 
 
-def train(cfg: Any, run_dir: Path, strategy, *, resume: bool, quiet: bool, is_chief: bool, record: dict, wall) -> dict:
+def train(cfg: Any, run_dir: Path, strategy, *, resume: bool, quiet: bool, is_chief: bool, wall) -> dict:
     import keras
     import tensorflow as tf
 
-    from mlcli.data import load_dataset
-    from mlcli.data.spec import DataSpec
     from mlcli.models import build_model
-    from mlcli.train import rundir
-    from mlcli.train.callbacks import NanGuard, ResumableEarlyStopping, RunWriter, read_metrics, read_state
     from mlcli.train.metrics import is_binary, make_loss
     from mlcli.train.optim import make_optimizer
-    from mlcli.train.progress import EpochTimer, make_progress
+    from mlcli.train.progress import EpochTimer
     from mlcli.train.rundir import Stopwatch, atomic_write_json
+    from mlcli.train.trainer import make_callbacks, prepare_run, restore
 
     if cfg.model.type == "gan":
         raise UserError("distribute.strategy multi_worker does not support GANs yet; use none or mirrored")
-    spec_path = run_dir / rundir.SPEC_FILE
-    state = read_state(run_dir) if resume else None
-    bundle = load_dataset(cfg, DataSpec.load(spec_path) if resume and spec_path.is_file() else None)
+    bundle, state = prepare_run(cfg, run_dir, resume)
     spec = bundle.spec
-    spec.save(spec_path)
     steps = spec.num_train // cfg.data.batch_size
     if steps < 1:
         raise UserError(
@@ -105,43 +99,15 @@ def train(cfg: Any, run_dir: Path, strategy, *, resume: bool, quiet: bool, is_ch
         model.compile(optimizer=optimizer, loss=loss_fn)  # attaches the optimizer for saving; fit is not used
         optimizer.build(model.trainable_variables)
         loss_fn.reduction = None
-        last = run_dir / "checkpoints" / "last.keras"
-        initial_epoch = 0
-        if state and last.is_file():
-            model.load_weights(last)
-            initial_epoch = int(state["epoch"])
-    if initial_epoch >= cfg.training.epochs:
-        raise UserError(
-            f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; raise training.epochs"
-        )
+        initial_epoch, rows = restore(model, run_dir, state, cfg.training.epochs)
     train_step = _step_functions(strategy, model, optimizer, loss_fn, classes, is_binary(spec))
     distributed = strategy.experimental_distribute_dataset(bundle.train)
 
     t = cfg.training
-    rows = [r for r in read_metrics(run_dir) if int(r["epoch"]) <= initial_epoch] if resume else []
-    timer, guard = EpochTimer(steps * cfg.data.batch_size), NanGuard()
-    early = (
-        ResumableEarlyStopping(
-            restored=state,
-            monitor=t.early_stopping.monitor,
-            patience=t.early_stopping.patience,
-            min_delta=t.early_stopping.min_delta,
-            restore_best_weights=False,
-        )
-        if t.early_stopping
-        else None
+    callbacks, guard, writer = make_callbacks(
+        cfg, run_dir, steps * cfg.data.batch_size, rows, state, quiet=quiet, progress=is_chief, custom_loop=True
     )
-    writer = RunWriter(
-        run_dir,
-        t.checkpoint.monitor,
-        t.checkpoint.mode,
-        rows,
-        best=(state or {}).get("best"),
-        extra_state=early.state if early else None,
-    )
-    callbacks = ([early] if early else []) + [timer, guard, writer]
-    if is_chief:
-        callbacks.append(make_progress(quiet, cfg.data.batch_size))
+    timer = next(c for c in callbacks if isinstance(c, EpochTimer))
     callback_list = keras.callbacks.CallbackList(callbacks, model=model, epochs=t.epochs, steps=steps, verbose=0)
     clock = Stopwatch()
     history: list[dict] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from pathlib import Path
@@ -35,16 +36,65 @@ def compile_model(model, cfg: Any, spec: Any, steps_per_epoch: int, device: Any)
         jit_compile=device.jit_compile,
         steps_per_execution=device.steps_per_execution,
     )
+    model.optimizer.build(model.trainable_variables)  # now, so a checkpoint's optimizer state can load
 
 
-def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, state: dict | None):
+def prepare_run(cfg: Any, run_dir: Path, resume: bool):
+    """Data (with the run's saved preprocessing when resuming) and the resume state, if any."""
+    from mlcli.data import load_dataset
+    from mlcli.data.spec import DataSpec
+    from mlcli.train.callbacks import read_state
+
+    spec_path = run_dir / rundir.SPEC_FILE
+    state = read_state(run_dir) if resume else None
+    bundle = load_dataset(cfg, DataSpec.load(spec_path) if resume and spec_path.is_file() else None)
+    if not spec_path.is_file():
+        bundle.spec.save(spec_path)
+    return bundle, state
+
+
+def restore(model, run_dir: Path, state: dict | None, epochs: int) -> tuple[int, list[dict]]:
+    """Load last.keras (weights and optimizer state) into a compiled model; the epoch to start from
+    and the metrics.csv rows up to it. The same for every model, GANs and multi-worker included."""
+    from mlcli.errors import UserError
+    from mlcli.train.callbacks import read_metrics
+
+    last = run_dir / "checkpoints" / "last.keras"
+    if not (state and last.is_file()):
+        return 0, []
+    model.load_weights(last)
+    initial_epoch = int(state["epoch"])
+    if initial_epoch >= epochs:
+        raise UserError(
+            f"{run_dir}: already trained {initial_epoch} of {epochs} epochs; "
+            f"raise the budget with --set training.epochs={initial_epoch + 10}"
+        )
+    return initial_epoch, [r for r in read_metrics(run_dir) if int(r["epoch"]) <= initial_epoch]
+
+
+def make_callbacks(
+    cfg: Any,
+    run_dir: Path,
+    samples_per_epoch: int,
+    rows: list,
+    state: dict | None,
+    *,
+    quiet: bool,
+    progress: bool = True,
+    custom_loop: bool = False,
+):
+    """The callbacks that write the run directory, for `fit` or for the multi-worker loop.
+
+    The custom loop drives them through a CallbackList; it skips TensorBoard and best-weight
+    restoring, which were not tested there.
+    """
     import keras
 
     from mlcli.train.callbacks import NanGuard, ResumableEarlyStopping, RunWriter
     from mlcli.train.progress import EpochTimer, make_progress
 
     t = cfg.training
-    timer = EpochTimer(spec.num_train)
+    timer = EpochTimer(samples_per_epoch)
     guard = NanGuard()
     early = None
     if t.early_stopping:
@@ -53,7 +103,7 @@ def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, stat
             monitor=t.early_stopping.monitor,
             patience=t.early_stopping.patience,
             min_delta=t.early_stopping.min_delta,
-            restore_best_weights=t.early_stopping.restore_best_weights,
+            restore_best_weights=t.early_stopping.restore_best_weights and not custom_loop,
         )
     monitor = t.checkpoint.monitor
     writer = RunWriter(
@@ -72,7 +122,7 @@ def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, stat
                 monitor=r.monitor, factor=r.factor, patience=r.patience, min_lr=r.min_lr, verbose=0
             )
         )
-    if t.tensorboard:
+    if t.tensorboard and not custom_loop:
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"), write_graph=False, profile_batch=0)
         )
@@ -80,7 +130,8 @@ def _callbacks(cfg: Any, run_dir: Path, spec: Any, quiet: bool, rows: list, stat
         from mlcli.train.gan_callbacks import CollapseWatch, SampleGrid
 
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
-    callbacks.append(make_progress(quiet, cfg.data.batch_size))
+    if progress:
+        callbacks.append(make_progress(quiet, cfg.data.batch_size))
     return callbacks, guard, writer
 
 
@@ -104,12 +155,9 @@ def train_and_evaluate(
     # collectives must be configured before TensorFlow runs anything else
     multi_worker = multi_worker_strategy() if cfg.distribute.strategy == "multi_worker" else None
 
-    from mlcli.data import load_dataset
-    from mlcli.data.spec import DataSpec
     from mlcli.models import build_model
     from mlcli.train import device as device_mod
     from mlcli.train import metrics as _metrics  # noqa: F401  (registers custom objects for load_model)
-    from mlcli.train.callbacks import read_metrics, read_state
     from mlcli.train.distribute import get_strategy
 
     wall = Stopwatch()
@@ -129,17 +177,12 @@ def train_and_evaluate(
                 resume=resume,
                 quiet=quiet,
                 is_chief=task_role()[0],
-                record=record,
                 wall=wall,
             )
             rundir.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
             return summary
-        spec_path = run_dir / rundir.SPEC_FILE
-        state = read_state(run_dir) if resume else None
-        bundle = load_dataset(cfg, DataSpec.load(spec_path) if resume and spec_path.is_file() else None)
+        bundle, state = prepare_run(cfg, run_dir, resume)
         spec = bundle.spec
-        if not spec_path.is_file():
-            spec.save(spec_path)
         steps_per_epoch = max(1, math.ceil(spec.num_train / cfg.data.batch_size))
         strategy = get_strategy(cfg.distribute, device.gpus)
         if strategy is not None and device.steps_per_execution > 1:
@@ -147,31 +190,11 @@ def train_and_evaluate(
             if cfg.training.steps_per_execution != "auto":
                 print("note: steps_per_execution set to 1 under MirroredStrategy (keras#19246)", flush=True)
             device.steps_per_execution = 1
-        scope = strategy.scope() if strategy else _null()
-        initial_epoch = 0
-        with scope:
-            last = run_dir / "checkpoints" / "last.keras"
-            if state and last.is_file() and cfg.model.type == "gan":
-                # a GAN's two optimizers live outside compile(): rebuild, then restore every variable
-                model = build_model(cfg, spec)
-                compile_model(model, cfg, spec, steps_per_epoch, device)
-                model.load_weights(last)
-                initial_epoch = int(state["epoch"])
-            elif state and last.is_file():
-                model = keras.models.load_model(last)
-                initial_epoch = int(state["epoch"])
-            else:
-                model = build_model(cfg, spec)
-                compile_model(model, cfg, spec, steps_per_epoch, device)
-        rows = [r for r in read_metrics(run_dir) if int(r["epoch"]) <= initial_epoch] if resume else []
-        if initial_epoch >= cfg.training.epochs:
-            from mlcli.errors import UserError
-
-            raise UserError(
-                f"{run_dir}: already trained {initial_epoch} of {cfg.training.epochs} epochs; "
-                f"raise the budget with --set training.epochs={initial_epoch + 10}"
-            )
-        callbacks, guard, writer = _callbacks(cfg, run_dir, spec, quiet, rows, state)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = build_model(cfg, spec)
+            compile_model(model, cfg, spec, steps_per_epoch, device)
+            initial_epoch, rows = restore(model, run_dir, state, cfg.training.epochs)
+        callbacks, guard, writer = make_callbacks(cfg, run_dir, spec.num_train, rows, state, quiet=quiet)
         train_clock = Stopwatch()
         history = model.fit(
             bundle.train,
@@ -220,14 +243,6 @@ def train_and_evaluate(
     except BaseException as exc:
         rundir.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}")
         raise
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _summarise(
