@@ -10,14 +10,14 @@ import statistics
 import time
 from pathlib import Path
 
-from mlcli.train.quiet import import_tensorflow
+from mlcli.tfenv import import_tensorflow
 
 import_tensorflow()
 from mlcli.config import load_config  # noqa: E402
 from mlcli.data import load_dataset  # noqa: E402
 from mlcli.models import build_model  # noqa: E402
-from mlcli.train.device import resolve  # noqa: E402
-from mlcli.train.trainer import compile_model  # noqa: E402
+from mlcli.training.device import resolve  # noqa: E402
+from mlcli.training.setup import compile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"digits": ROOT / "configs/cnn_digits.yaml", "cifar-shaped": ROOT / "benchmarks/cifar_synthetic.yaml"}

@@ -13,14 +13,14 @@ import json
 import statistics
 import time
 
-from mlcli.train.quiet import import_tensorflow
+from mlcli.tfenv import import_tensorflow
 
 tf = import_tensorflow()
 import keras  # noqa: E402
 
 from mlcli.config import load_config  # noqa: E402
 from mlcli.data import load_dataset  # noqa: E402
-from mlcli.train.device import CPU_STEPS_PER_EXECUTION  # noqa: E402
+from mlcli.training.device import CPU_STEPS_PER_EXECUTION  # noqa: E402
 
 
 class Rate(keras.callbacks.Callback):

@@ -64,6 +64,13 @@ def _run(action: Callable[[], object]) -> None:
         raise typer.Exit(EXIT_RUNTIME) from None
 
 
+def _tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow quietly (environment and start-up logs) before a command that needs it."""
+    from mlcli.tfenv import import_tensorflow
+
+    import_tensorflow(verbose)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"mlcli {__version__}")
@@ -149,9 +156,9 @@ def train(
     """Train a model from CONFIG and leave a run directory."""
 
     def action() -> None:
-        from mlcli.train.entry import train_command
+        from mlcli.commands.train import train_command
 
-        train_command(config, set_ or [], run_dir, resume, quiet=quiet, verbose=verbose, argv=sys.argv)
+        train_command(config, set_ or [], run_dir, resume, quiet=quiet, argv=sys.argv, verbose=verbose)
 
     _run(action)
 
@@ -167,9 +174,10 @@ def evaluate(
     """Evaluate a run's checkpoint on a split; writes eval.json."""
 
     def action() -> None:
-        from mlcli.train.evaluate import evaluate_command
+        _tensorflow(verbose)
+        from mlcli.commands.evaluate import evaluate_command
 
-        evaluate_command(run_dir, split, checkpoint, json_out, verbose=verbose)
+        evaluate_command(run_dir, split, checkpoint, json_out)
 
     _run(action)
 
@@ -185,7 +193,8 @@ def predict(
     """Predict with a trained run on new inputs."""
 
     def action() -> None:
-        from mlcli.train.predict import predict_command
+        _tensorflow()
+        from mlcli.commands.predict import predict_command
 
         predict_command(run_dir, inputs, out, checkpoint, top_k)
 
@@ -205,7 +214,8 @@ def sample(
     """Generate images with a trained GAN."""
 
     def action() -> None:
-        from mlcli.train.sample import sample_command
+        _tensorflow()
+        from mlcli.commands.sample import sample_command
 
         sample_command(run_dir, num, out, seed, png, label, checkpoint)
 
@@ -222,7 +232,8 @@ def export(
     """Export a model that takes raw inputs, verified by reloading it."""
 
     def action() -> None:
-        from mlcli.export import export_command
+        _tensorflow()
+        from mlcli.commands.export import export_command
 
         export_command(run_dir, format_, out, checkpoint)
 

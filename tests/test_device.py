@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlcli.config.schema import Training
-from mlcli.train import device
+from mlcli.training import device
 
 
 def test_cpu_auto_turns_xla_off_float32_and_measured_steps():

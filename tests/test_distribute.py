@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
 from tests.test_train_e2e import load, metrics_rows
@@ -121,15 +124,114 @@ def test_gan_under_multi_worker_is_refused():
     )
 
 
-def test_two_workers_resume_from_their_own_run_dirs(tmp_path: Path):
-    first = launch_workers(tmp_path, "--set", "training.epochs=2")
-    assert [r.returncode for r in first] == [0, 0], [r.stderr[-2000:] for r in first]
-    again = launch_workers(tmp_path, "--set", "training.epochs=4", resume=True)
-    assert [r.returncode for r in again] == [0, 0], [r.stderr[-2000:] for r in again]
-    chief, worker = tmp_path / "w0", tmp_path / "w1" / "workers" / "worker-1"
-    assert [int(r["epoch"]) for r in metrics_rows(chief)] == [1, 2, 3, 4]
-    assert json.loads((chief / "summary.json").read_text())["initial_epoch"] == 2
-    a, b = load(chief / "checkpoints/last.keras"), load(worker / "checkpoints/last.keras")
-    assert int(a.optimizer.iterations.numpy()) == 4 * (1293 // 64)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
+def tf_config(ports: list[int], index: int) -> str:
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+def start_worker(ports: list[int], index: int, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlcli", "train", *map(str, args), "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, "TF_CONFIG": tf_config(ports, index)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+BN_WORKERS = [
+    "--set", "model.blocks=[{filters: 8, padding: same, batch_norm: true}, {filters: 16, padding: same}]",
+    "--set", "training.metrics=[accuracy, f1, top_k]",
+    "--set", "training.top_k=3",
+    "--set", "training.epochs=5",
+    "--set", "distribute.collective_timeout_s=60",
+    "--set", "training.tensorboard=true",
+]  # fmt: skip
+
+
+def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: Path):
+    run = tmp_path / "shared"
+    ports = free_ports(2)
+    worker = start_worker(ports, 1, SMOKE / "multi_worker.yaml", "--run-dir", run, *BN_WORKERS)
+    time.sleep(3)  # the non-chief first, as Slurm may start them
+    chief = start_worker(ports, 0, SMOKE / "multi_worker.yaml", "--run-dir", run, *BN_WORKERS)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run / "backup" / "epoch-000002").is_dir():
+        time.sleep(0.05)
+    for proc in (chief, worker):
+        proc.kill()
+        proc.wait()
+    assert (run / "backup" / "epoch-000002").is_dir(), chief.stderr.read()[-2000:]
+    ports = free_ports(2)
+    procs = [start_worker(ports, i, "--resume", run) for i in (1, 0)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    chief_dir, worker_dir = run, run / "workers" / "worker-1"
+    starts = [json.loads((d / "summary.json").read_text())["initial_epoch"] for d in (chief_dir, worker_dir)]
+    assert starts[0] == starts[1] >= 2  # both resumed from the same committed epoch
+    a, b = load(chief_dir / "checkpoints/last.keras"), load(worker_dir / "checkpoints/last.keras")
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):  # BatchNorm statistics included
         np.testing.assert_array_equal(wa, wb)
+    assert int(a.optimizer.iterations.numpy()) == 5 * (1293 // 64)
+    rows = metrics_rows(chief_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5]
+    for key in ("loss", "accuracy", "f1", "top_k", "val_loss", "val_accuracy", "val_f1", "val_top_k"):
+        assert all(r[key] for r in rows), key
+    assert (chief_dir / "tensorboard").is_dir()
+    summary = json.loads((chief_dir / "summary.json").read_text())
+    assert summary["test_checkpoint"] == "best" and summary["best"]["monitor"] == "val_accuracy"
+    # the chief scored test on best.keras: check against the checkpoint with numpy
+    from mlcli.data.builtin import load_digits_arrays
+
+    arrays = load_digits_arrays()
+    state = json.loads((chief_dir / "data_spec.json").read_text())["state"]
+    x = arrays["x_test"].reshape(-1, 8, 8, 1).astype(np.float32) * state["scale"] + state["offset"]
+    best = load(chief_dir / "checkpoints/best.keras")
+    expected = float(np.mean(best.predict(x, verbose=0).argmax(1) == arrays["y_test"]))
+    assert summary["test"]["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_missing_peer_exits_in_bounded_time_naming_it(tmp_path: Path):
+    ports = free_ports(2)
+    began = time.time()
+    proc = start_worker(
+        ports, 0, SMOKE / "multi_worker.yaml", "--run-dir", tmp_path / "r", "--set", "distribute.collective_timeout_s=6"
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert f"worker 1 (127.0.0.1:{ports[1]}) did not start within 6s" in err
+    assert time.time() - began < 60
+
+
+def test_sigterm_ends_a_worker_blocked_waiting_for_peers(tmp_path: Path):
+    ports = free_ports(2)
+    proc = start_worker(ports, 0, SMOKE / "multi_worker.yaml", "--run-dir", tmp_path / "r")
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "r" / "config.yaml").is_file():
+        time.sleep(0.1)
+    time.sleep(8)  # well inside the rendezvous
+    proc.send_signal(signal.SIGTERM)
+    began = time.time()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "interrupted by SIGTERM" in err
+    assert time.time() - began < 10
+
+
+def test_peer_death_mid_training_ends_the_other_with_a_resumable_checkpoint(tmp_path: Path):
+    run = tmp_path / "shared"
+    ports = free_ports(2)
+    args = [SMOKE / "multi_worker.yaml", "--run-dir", run, "--set", "training.epochs=300",
+            "--set", "distribute.collective_timeout_s=15"]  # fmt: skip
+    worker, chief = start_worker(ports, 1, *args), start_worker(ports, 0, *args)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run / "backup" / "epoch-000001").is_dir():
+        time.sleep(0.05)
+    worker.kill()
+    worker.wait()
+    began = time.time()
+    _, err = chief.communicate(timeout=120)
+    assert chief.returncode == 1 and f"worker 1 (127.0.0.1:{ports[1]}) stopped answering" in err
+    assert time.time() - began < 60
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    assert (run / "backup" / "epoch-000001" / "model.keras").is_file()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlcli import export
+from mlcli.commands import export
 from tests.conftest import SMOKE, cli
 
 FORMATS = ["keras", "saved_model", "tflite"]

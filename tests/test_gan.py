@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlcli.train.gan_callbacks import CollapseWatch
+from mlcli.training.callbacks.gan import CollapseWatch
 from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
 from tests.test_train_e2e import metrics_rows
 

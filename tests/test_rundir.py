@@ -7,28 +7,28 @@ from pathlib import Path
 
 import pytest
 
+from mlcli import fileio, runs
 from mlcli.errors import UserError
-from mlcli.train import rundir
 
 
 def test_atomic_write_replaces_whole_file(tmp_path: Path):
     target = tmp_path / "a" / "x.json"
-    rundir.atomic_write_json(target, {"v": 1})
-    rundir.atomic_write_json(target, {"v": 2})
+    fileio.atomic_write_json(target, {"v": 1})
+    fileio.atomic_write_json(target, {"v": 2})
     assert json.loads(target.read_text()) == {"v": 2}
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
 
 
 def test_atomic_write_failure_keeps_old_content_and_no_temp(tmp_path: Path):
     target = tmp_path / "x.txt"
-    rundir.atomic_write_text(target, "good")
+    fileio.atomic_write_text(target, "good")
 
     def explode(tmp: Path) -> None:
         tmp.write_text("half")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        rundir.atomic_write(target, explode)
+        fileio.atomic_write(target, explode)
     assert target.read_text() == "good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
 
@@ -38,26 +38,26 @@ def test_existing_run_dir_is_refused_without_resume(tmp_path: Path):
     run.mkdir()
     (run / "config.yaml").write_text("x")
     with pytest.raises(UserError, match="already exists"):
-        rundir.claim_run_dir(run, resume=False)
-    assert rundir.claim_run_dir(run, resume=True) == run
+        runs.claim_run_dir(run, resume=False)
+    assert runs.claim_run_dir(run, resume=True) == run
     assert (run / "config.yaml").read_text() == "x"
 
 
 def test_resume_needs_a_run_dir(tmp_path: Path):
     with pytest.raises(UserError, match="not a run directory"):
-        rundir.claim_run_dir(tmp_path, resume=True)
+        runs.claim_run_dir(tmp_path, resume=True)
 
 
 def test_new_run_dirs_are_unique(tmp_path: Path):
-    first = rundir.new_run_dir("exp", tmp_path)
+    first = runs.new_run_dir("exp", tmp_path)
     first.mkdir(parents=True)
-    second = rundir.new_run_dir("exp", tmp_path)
+    second = runs.new_run_dir("exp", tmp_path)
     assert first != second and second.parent == tmp_path / "exp"
 
 
 def test_run_record_has_versions_and_status(tmp_path: Path):
-    record = rundir.start_record(tmp_path, 3, ["mlcli", "train"], {"device": "cpu"}, resumed=False)
-    rundir.finish_record(tmp_path, record, "completed")
+    record = runs.start_record(tmp_path, 3, ["mlcli", "train"], {"device": "cpu"}, resumed=False)
+    runs.finish_record(tmp_path, record, "completed")
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["status"] == "completed" and saved["seed"] == 3
     assert saved["versions"]["mlcli"] and saved["versions"]["python"]

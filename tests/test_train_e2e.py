@@ -27,7 +27,7 @@ def metrics_rows(run: Path) -> list[dict]:
 
 def load(path: Path):
     import mlcli.models.layers  # noqa: F401
-    import mlcli.train.metrics  # noqa: F401
+    import mlcli.training.losses_metrics  # noqa: F401
 
     return keras.models.load_model(path)
 
@@ -45,7 +45,8 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
         "summary.json",
         "checkpoints/best.keras",
         "checkpoints/last.keras",
-        "backup/state.json",
+        "backup/epoch-000002/state.json",
+        "backup/epoch-000002/model.keras",
         "plots/curves.png",
     ):
         assert (run / item).is_file(), item

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mlcli.config.data import BuiltinData, CsvData, SyntheticData, TextFolderData, known_image_shape
+from mlcli.config.monitors import check_config as check_monitors
 from mlcli.config.overrides import apply_overrides
 from mlcli.config.schema import Config
 from mlcli.config.yaml_positions import Located, load_file, load_located
@@ -146,6 +147,7 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
                 f"needs optimizer.schedule.name: constant (got {cfg.optimizer.schedule.name}); use one or the other",
             )
         )
+    problems.extend(check_monitors(cfg))
     if cfg.model.type in ("cnn",) and isinstance(cfg.data, (CsvData, TextFolderData)):
         problems.append((("model", "type"), f"a CNN needs image data, not `{cfg.data.source}`"))
     return problems

@@ -59,20 +59,29 @@ class OptimizerConfig(OptimizerSpec):
     discriminator: OptimizerSpec | None = None
 
 
+Mode = Literal["auto", "min", "max"]
+
+
 class EarlyStopping(StrictModel):
-    monitor: str = "val_loss"
+    """`monitor: auto` is val_loss with validation data, else loss; `mode: auto` follows the metric."""
+
+    monitor: str = "auto"
+    mode: Mode = "auto"
     patience: Annotated[int, Field(ge=0)] = 5
     min_delta: Annotated[float, Field(ge=0)] = 0.0
     restore_best_weights: bool = True
 
 
 class Checkpoint(StrictModel):
-    monitor: str = "val_loss"
-    mode: Literal["auto", "min", "max"] = "auto"
+    """Which epoch `best.keras` keeps; `auto` as for early stopping (a GAN's best is its last epoch)."""
+
+    monitor: str = "auto"
+    mode: Mode = "auto"
 
 
 class ReduceLrOnPlateau(StrictModel):
-    monitor: str = "val_loss"
+    monitor: str = "auto"
+    mode: Mode = "auto"
     factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
     patience: Annotated[int, Field(ge=0)] = 2
     min_lr: Annotated[float, Field(ge=0)] = 1e-6
@@ -100,6 +109,7 @@ class Distribute(StrictModel):
 
     strategy: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     devices: list[str] | None = None
+    collective_timeout_s: Annotated[int, Field(ge=5, le=86400)] = 300
 
 
 class Config(StrictModel):

@@ -18,21 +18,15 @@ class DataBundle:
     test: Any
     spec: DataSpec
     raw: Any = None
+    train_data: Any = None  # pipeline.TrainData: the training split in any epoch's order
 
 
 def _loader(source: str) -> Callable:
-    """Source name → its loader, imported only when used (one module per source)."""
-    from mlcli.data import builtin, folders, synthetic, tabular, tfds_source
+    """Source name -> its loader; importing the source modules registers them."""
+    from mlcli.data import builtin, folders, synthetic, tabular, tfds_source  # noqa: F401
+    from mlcli.data.registry import SOURCES
 
-    return {
-        "tfds": tfds_source.load,
-        "builtin": builtin.load,
-        "image_folder": folders.load_images,
-        "text_folder": folders.load_texts,
-        "csv": tabular.load_csv,
-        "npz": tabular.load_npz,
-        "synthetic": synthetic.load,
-    }[source]
+    return SOURCES.get(source)
 
 
 def _window(data_cfg: Any) -> tuple[int, int]:
@@ -65,11 +59,13 @@ def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
     if spec is None:
         state = fit_state(raw, data.preprocessing, cfg.model.type, window, horizon)
         spec = _make_spec(raw, state, cfg.model.type, horizon)
-    common = {"seed": cfg.seed, "shuffle_buffer": data.shuffle_buffer, "cache": data.cache}
+    common = {"seed": cfg.seed, "cache": data.cache}
+    train_data = pipeline.TrainData(
+        raw.train, spec, data.batch_size, cfg.seed, data.shuffle_buffer, data.cache, data.preprocessing.augment
+    )
     return DataBundle(
-        train=pipeline.build(
-            raw.train, spec, data.batch_size, training=True, augment=data.preprocessing.augment, **common
-        ),
+        train=train_data.epoch(0),
+        train_data=train_data,
         val=pipeline.build(raw.val, spec, data.batch_size, training=False, **common),
         test=pipeline.build(raw.test, spec, data.batch_size, training=False, **common),
         spec=spec,

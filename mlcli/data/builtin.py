@@ -8,6 +8,7 @@ import numpy as np
 
 from mlcli.config.data import BuiltinData
 from mlcli.data.raw import RawData, split_fraction
+from mlcli.data.registry import SOURCES
 
 DIGITS_CLASSES = [str(i) for i in range(10)]
 CO2_TEST_FRACTION = 0.2
@@ -30,6 +31,7 @@ def load_co2_series() -> tuple[list[str], np.ndarray]:
     return dates, values
 
 
+@SOURCES.register("builtin")
 def load(cfg: BuiltinData, seed: int) -> RawData:
     if cfg.name == "digits":
         arrays = load_digits_arrays()

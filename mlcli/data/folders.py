@@ -12,6 +12,7 @@ import numpy as np
 
 from mlcli.config.data import ImageFolderData, TextFolderData
 from mlcli.data.raw import RawData, split_fraction
+from mlcli.data.registry import SOURCES
 from mlcli.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
@@ -91,6 +92,7 @@ def _split(cfg, x, y, test, seed: int) -> tuple:
     return train, val, test
 
 
+@SOURCES.register("image_folder")
 def load_images(cfg: ImageFolderData, seed: int) -> RawData:
     x, y, names = _image_arrays(Path(cfg.path), cfg)
     test = None
@@ -103,6 +105,7 @@ def load_images(cfg: ImageFolderData, seed: int) -> RawData:
     return RawData("image", "classification", train, val, test, class_names=names)
 
 
+@SOURCES.register("text_folder")
 def load_texts(cfg: TextFolderData, seed: int) -> RawData:
     x, y, names = _text_arrays(Path(cfg.path))
     test = None

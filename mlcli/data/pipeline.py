@@ -40,23 +40,50 @@ def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon
     )
 
 
-def _augmenter(augment: list[Augmentation], seed: int):
+def _augmenter(augment: list[Augmentation]):
+    """Keras random image layers, applied with stateless seeds so a batch's augmentation is fixed."""
     import keras
 
     layers = []
-    for i, a in enumerate(augment):
-        s = seed + i
+    for a in augment:
         if a.name == "random_flip":
-            layers.append(keras.layers.RandomFlip(a.mode, seed=s))
+            layers.append(keras.layers.RandomFlip(a.mode))
         elif a.name == "random_rotation":
-            layers.append(keras.layers.RandomRotation(a.factor, seed=s))
+            layers.append(keras.layers.RandomRotation(a.factor))
         elif a.name == "random_translation":
-            layers.append(keras.layers.RandomTranslation(a.factor, a.factor, seed=s))
+            layers.append(keras.layers.RandomTranslation(a.factor, a.factor))
         elif a.name == "random_zoom":
-            layers.append(keras.layers.RandomZoom(a.factor, seed=s))
+            layers.append(keras.layers.RandomZoom(a.factor))
         elif a.name == "random_contrast":
-            layers.append(keras.layers.RandomContrast(a.factor, seed=s))
-    return keras.Sequential(layers, name="augment") if layers else None
+            layers.append(keras.layers.RandomContrast(a.factor))
+    return layers
+
+
+def _fixed_seeds(seed):
+    """A keras SeedGenerator whose draws are (seed[0], seed[1] + k) for the k-th call site.
+
+    Keras' own generators keep a variable that advances as tf.data happens to run the map, so
+    parallel or resumed pipelines would augment differently; keyed seeds make it a pure function.
+    """
+    import tensorflow as tf
+    from keras.src.random.seed_generator import SeedGenerator
+
+    class FixedSeeds(SeedGenerator):
+        def __init__(self):  # no state variable: nothing to save, nothing to race on
+            self.calls = 0
+
+        def next(self, ordered=True):
+            self.calls += 1
+            return tf.stack([seed[0], seed[1] * 64 + self.calls])
+
+    return FixedSeeds()
+
+
+def epoch_seed(seed: int, epoch):
+    """The shuffle seed of one epoch: different every epoch, the same on every rerun or resume."""
+    import tensorflow as tf
+
+    return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
 
 def as_dataset(split: Any):
@@ -84,32 +111,85 @@ def build(
     cache: bool = True,
     augment: list[Augmentation] | None = None,
 ):
-    """One split as a batched, preprocessed, prefetched tf.data pipeline (None stays None)."""
-    import tensorflow as tf
+    """One split as a batched, preprocessed, prefetched tf.data pipeline (None stays None).
 
-    ds = as_dataset(split)
-    if ds is None:
+    For training this is epoch 0's order; `TrainData` gives the order of any epoch.
+    """
+    if split is None:
         return None
+    if training:
+        return TrainData(split, spec, batch_size, seed, shuffle_buffer, cache, augment or []).epoch(0)
+    ds = as_dataset(split)
     if cache:
         ds = ds.cache()
-    if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    return _finish(ds.batch(batch_size), spec, None, None)
+
+
+def _finish(ds, spec: DataSpec, augment_layers, epoch):
+    """Preprocess each batch (augmenting training batches with seeds keyed on epoch and step)."""
+    import tensorflow as tf
+
     pre = preprocessor(spec.kind, spec.state)
-    aug = _augmenter(augment or [], seed) if training and spec.kind == "image" else None
+    aug = augment_layers if augment_layers and spec.kind == "image" else None
     standardise_targets = spec.kind == "series"
     mean = float(spec.state.get("mean", [0.0])[0])
     std = float(spec.state.get("std", [1.0])[0])
 
-    def transform(x, y):
+    def transform(step, x, y):
         if pre is not None:
             x = pre(x)
         if aug is not None:
-            x = aug(x, training=True)
+            seeds = _fixed_seeds(tf.stack([tf.cast(epoch, tf.int64), tf.cast(step, tf.int64)]))
+            for layer in aug:
+                x = layer.transform_images(x, layer.get_random_transformation(x, training=True, seed=seeds))
         if standardise_targets:
             y = (tf.cast(y, tf.float32) - mean) / std
         return x, y
 
     if pre is not None or aug is not None or standardise_targets:
-        ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.enumerate().map(lambda step, xy: transform(step, *xy), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class TrainData:
+    """The training split, shuffled and augmented as a pure function of (seed, epoch, step).
+
+    `epoch(e)` is one epoch. `for_fit()` is a dataset whose every new iterator (Keras makes one per
+    epoch) yields the epoch held in `self.current_epoch`, which `EpochSetter` moves at each epoch
+    start; so a run resumed at epoch e sees exactly the batches the uninterrupted run saw.
+    """
+
+    def __init__(self, split, spec, batch_size, seed, shuffle_buffer, cache, augment, drop_remainder=False):
+        base = as_dataset(split)
+        self.base = base.cache() if cache else base
+        self.spec, self.batch_size, self.seed = spec, batch_size, seed
+        self.shuffle_buffer, self.drop_remainder = shuffle_buffer, drop_remainder
+        self.augment = _augmenter(augment)
+        self.size = int(self.base.cardinality())
+        whole = self.size // batch_size
+        self.steps_per_epoch = whole if drop_remainder else -(-self.size // batch_size)
+        self.current_epoch = None
+
+    def _epoch(self, epoch):
+        import tensorflow as tf
+
+        ds = self.base.shuffle(self.shuffle_buffer, seed=epoch_seed(self.seed, epoch), reshuffle_each_iteration=False)
+        ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
+        return _finish(ds, self.spec, self.augment, tf.cast(epoch, tf.int64))
+
+    def epoch(self, epoch: int):
+        return self._epoch(epoch)
+
+    def for_fit(self):
+        import tensorflow as tf
+
+        if self.current_epoch is None:
+            self.current_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
+        epoch = self.current_epoch
+        ds = tf.data.Dataset.from_tensors(0).flat_map(lambda _: self._epoch(epoch.read_value()))
+        return ds.apply(tf.data.experimental.assert_cardinality(self.steps_per_epoch)).prefetch(tf.data.AUTOTUNE)
+
+    def with_drop_remainder(self) -> TrainData:
+        other = object.__new__(TrainData)
+        other.__dict__.update(self.__dict__, drop_remainder=True, steps_per_epoch=self.size // self.batch_size)
+        return other

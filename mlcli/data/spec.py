@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mlcli.fileio import atomic_write_text
+
 Task = Literal["classification", "regression", "forecast", "generation"]
 InputKind = Literal["image", "text", "tokens", "features", "series"]
 
@@ -44,8 +46,6 @@ class DataSpec:
         return cls(**json.loads(text))
 
     def save(self, path: Path) -> None:
-        from mlcli.train.rundir import atomic_write_text
-
         atomic_write_text(path, self.to_json())
 
     @classmethod

@@ -9,6 +9,7 @@ import numpy as np
 
 from mlcli.config.data import SyntheticData
 from mlcli.data.raw import RawData, split_fraction
+from mlcli.data.registry import SOURCES
 
 
 def _images(cfg: SyntheticData, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +42,7 @@ def _regression(cfg: SyntheticData, rng: np.random.Generator) -> tuple[np.ndarra
     return x, y
 
 
+@SOURCES.register("synthetic")
 def load(cfg: SyntheticData, seed: int) -> RawData:
     rng = np.random.default_rng(seed)
     if cfg.kind == "sequences":

@@ -9,6 +9,7 @@ import numpy as np
 
 from mlcli.config.data import CsvData, NpzData
 from mlcli.data.raw import RawData, check_labels, split_fraction
+from mlcli.data.registry import SOURCES
 from mlcli.errors import UserError
 
 
@@ -36,6 +37,7 @@ def _floats(values: list[str], name: str, path: Path) -> np.ndarray:
         raise UserError(f"{path}: column {name!r} must be numeric: {exc}") from None
 
 
+@SOURCES.register("csv")
 def load_csv(cfg: CsvData, seed: int) -> RawData:
     path = Path(cfg.path)
     header, rows = _read_csv(path)
@@ -72,6 +74,7 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
     return RawData("features", task, train, val, test, class_names=class_names)
 
 
+@SOURCES.register("npz")
 def load_npz(cfg: NpzData, seed: int) -> RawData:
     path = Path(cfg.path)
     if not path.is_file():

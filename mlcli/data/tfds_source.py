@@ -11,6 +11,7 @@ import socket
 
 from mlcli.config.data import TfdsData
 from mlcli.data.raw import RawData
+from mlcli.data.registry import SOURCES
 from mlcli.errors import UserError
 
 PROBE_HOST, PROBE_PORT, PROBE_TIMEOUT_S = "storage.googleapis.com", 443, 5.0
@@ -72,21 +73,25 @@ def _feature_keys(info, cfg: TfdsData) -> tuple[str, str, str]:
     return key, label, kind
 
 
-def _val_splits(cfg: TfdsData) -> tuple[str, str | None]:
-    """Carve val from train with TFDS slicing (`train[:90%]`/`train[90%:]`) when none is given."""
-    if cfg.splits.val or cfg.val_fraction <= 0 or "[" in cfg.splits.train:
-        return cfg.splits.train, cfg.splits.val
-    keep = round(100 * (1 - cfg.val_fraction))
-    return f"{cfg.splits.train}[:{keep}%]", f"{cfg.splits.train}[{keep}%:]"
+def _carve_val(train, fraction: float):
+    """The last `fraction` of the train split (in TFDS' file order) becomes val, sliced or not."""
+    total = int(train.cardinality())
+    n_val = int(round(total * fraction))
+    if n_val < 1 or total - n_val < 1:
+        raise UserError(
+            f"data.val_fraction: {fraction} of the {total} training examples leaves no validation or no "
+            "training data; change data.val_fraction or give data.splits.val"
+        )
+    return train.take(total - n_val), train.skip(total - n_val)
 
 
+@SOURCES.register("tfds")
 def load(cfg: TfdsData, seed: int) -> RawData:
     import tensorflow as tf
 
     builder = _builder(cfg)
     _prepare(builder, cfg)
     key, label, kind = _feature_keys(builder.info, cfg)
-    train_split, val_split = _val_splits(cfg)
 
     def split(name: str | None):
         if name is None:
@@ -99,6 +104,9 @@ def load(cfg: TfdsData, seed: int) -> RawData:
         return ds
 
     names = builder.info.features[label].names
-    sets = [split(train_split), split(val_split), split(cfg.splits.test)]
+    train, val = split(cfg.splits.train), split(cfg.splits.val)
+    if val is None and cfg.val_fraction > 0:
+        train, val = _carve_val(train, cfg.val_fraction)
+    sets = [train, val, split(cfg.splits.test)]
     sizes = tuple(int(s.cardinality()) if s is not None else 0 for s in sets)
     return RawData(kind, "classification", *sets, class_names=list(names), sizes=sizes)

@@ -6,19 +6,11 @@ the spec (logits for classes, linear for regression/forecast), never from the fa
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from mlcli.errors import ConfigError
-
-# model.type -> module providing `build(model_cfg, spec, cfg)`; adding a family adds one line.
-BUILDERS = {
-    "cnn": "mlcli.models.cnn",
-    "mlp": "mlcli.models.mlp",
-    "rnn": "mlcli.models.rnn",
-    "transformer": "mlcli.models.transformer",
-    "gan": "mlcli.models.gan",
-}
+from mlcli.models import cnn, gan, mlp, rnn, transformer  # noqa: E402,F401  (each registers its family)
+from mlcli.models.registry import MODELS  # noqa: E402
 
 
 def build_model(cfg: Any, spec: Any):
@@ -28,5 +20,4 @@ def build_model(cfg: Any, spec: Any):
         problems = model_cfg.check_input(tuple(spec.input_shape))
         if problems:
             raise ConfigError([f"model.{'.'.join(map(str, p))}: {m}" for p, m in problems])
-    module = importlib.import_module(BUILDERS[model_cfg.type])
-    return module.build(model_cfg, spec, cfg)
+    return MODELS.get(model_cfg.type)(model_cfg, spec, cfg)

@@ -8,6 +8,7 @@ import keras
 
 from mlcli.config.models import CnnModel
 from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer
+from mlcli.models.registry import MODELS
 
 
 def _block(x, block, act: str, reg, index: int):
@@ -50,6 +51,7 @@ def _block(x, block, act: str, reg, index: int):
     return x
 
 
+@MODELS.register("cnn")
 def build(cfg: CnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)

@@ -15,6 +15,7 @@ from keras import ops
 
 from mlcli.config.models import GanModel
 from mlcli.models.layers import BN_MOMENTUM, activation
+from mlcli.models.registry import MODELS
 
 MIN_SEED_SIZE = 4  # `auto` blocks: upsample from the smallest seed map of at least 4x4
 
@@ -129,14 +130,9 @@ class GAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    def compile_gan(self, cfg: Any, steps_per_epoch: int, jit_compile: bool = False) -> None:
-        from mlcli.train.optim import make_optimizer
-
-        base = cfg.optimizer
-        g_spec = base.generator or base.model_copy(update={"generator": None, "discriminator": None})
-        d_spec = base.discriminator or base.model_copy(update={"generator": None, "discriminator": None})
-        self.g_optimizer = make_optimizer(g_spec, steps_per_epoch, cfg.training.epochs)
-        self.d_optimizer = make_optimizer(d_spec, steps_per_epoch, cfg.training.epochs)
+    def compile_gan(self, g_optimizer, d_optimizer, jit_compile: bool = False) -> None:
+        """Two optimizers (built now, so a checkpoint's optimizer state can load into them)."""
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.compile(jit_compile=jit_compile)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -207,6 +203,7 @@ class GAN(keras.Model):
         }
 
 
+@MODELS.register("gan")
 def build(cfg: GanModel, spec: Any, full_cfg: Any = None) -> GAN:
     shape = tuple(spec.input_shape)
     classes = spec.num_classes if cfg.conditional else 0

@@ -8,8 +8,10 @@ import keras
 
 from mlcli.config.models import MlpModel
 from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer, series_features
+from mlcli.models.registry import MODELS
 
 
+@MODELS.register("mlp")
 def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)

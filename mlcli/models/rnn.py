@@ -8,8 +8,10 @@ import keras
 
 from mlcli.config.models import RnnModel
 from mlcli.models.layers import activation, model_input, output_head, regularizer, series_features
+from mlcli.models.registry import MODELS
 
 
+@MODELS.register("rnn")
 def build(cfg: RnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)

@@ -16,8 +16,10 @@ from mlcli.models.layers import (
     regularizer,
     series_features,
 )
+from mlcli.models.registry import MODELS
 
 
+@MODELS.register("transformer")
 def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
     inputs = model_input(spec)

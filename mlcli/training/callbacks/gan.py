@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from mlcli.train.plots import image_grid
+from mlcli.evaluation.plots import image_grid
 
 GRID_SIZE = 64
 PINNED_ACCURACY = 0.99

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.errors import UserError
-from mlcli.train.restore import load_checkpoint, open_run
-from mlcli.train.rundir import atomic_write
+from mlcli.fileio import atomic_write
+from mlcli.runs import load_checkpoint, open_run
 
 
 def sample_command(
@@ -31,7 +31,7 @@ def sample_command(
         raise UserError(f"--out {out}: must end in .npz")
     atomic_write(out, lambda p: np.savez_compressed(p, **arrays), suffix=".npz")
     if png:
-        from mlcli.train.plots import image_grid
+        from mlcli.evaluation.plots import image_grid
 
         names = run.spec.class_names or []
         image_grid(images, png, titles=[names[i] for i in labels] if labels is not None and names else None)

@@ -99,7 +99,7 @@ def _reload_outputs(fmt: str, path: Path, batch) -> np.ndarray:
         return np.asarray(loaded.serve(args))
     import warnings
 
-    from mlcli.train.quiet import stderr_silenced
+    from mlcli.tfenv import stderr_silenced
 
     with warnings.catch_warnings(), stderr_silenced():
         warnings.simplefilter("ignore")
@@ -147,7 +147,7 @@ def _write(fmt: str, serving, tmp: Path) -> Path:
 
 
 def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -> dict:
-    from mlcli.train.restore import load_checkpoint, open_run
+    from mlcli.runs import load_checkpoint, open_run
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")

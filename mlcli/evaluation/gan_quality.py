@@ -17,7 +17,7 @@ import numpy as np
 
 from mlcli.data.raw import split_arrays
 from mlcli.errors import UserError
-from mlcli.train.scoring import probabilities
+from mlcli.evaluation.scoring import probabilities
 
 EVAL_SEED = 1234
 CLASSIFIER_EPOCHS = 20
@@ -59,9 +59,9 @@ def _classifier(path: Path, x: np.ndarray, y: np.ndarray, num_classes: int, seed
     )
     model.fit(_to_model_range(x), y, batch_size=64, epochs=CLASSIFIER_EPOCHS, verbose=0, shuffle=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from mlcli.train.callbacks import save_model
+    from mlcli.fileio import atomic_write
 
-    save_model(model, path)
+    atomic_write(path, lambda tmp: model.save(tmp), suffix=".keras")
     return model
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.errors import UserError
-from mlcli.train.restore import load_checkpoint, open_run
-from mlcli.train.rundir import atomic_write_text
+from mlcli.fileio import atomic_write_text
+from mlcli.runs import load_checkpoint, open_run
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -84,7 +84,7 @@ def read_inputs(inputs: list[str], run) -> tuple[np.ndarray, list[str]]:
 
 def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoint: str, top_k: int) -> list:
     from mlcli.data.preprocess import preprocessor
-    from mlcli.train.scoring import probabilities
+    from mlcli.evaluation.scoring import probabilities
 
     run = open_run(run_dir)
     if run.spec.task == "generation":

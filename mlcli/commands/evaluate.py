@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mlcli.errors import UserError
-from mlcli.train.restore import load_checkpoint, open_run
-from mlcli.train.rundir import atomic_write_json
+from mlcli.fileio import atomic_write_json
+from mlcli.runs import load_checkpoint, open_run
 
 
 def _tables(result: dict, class_names: list[str], console: Console) -> None:
@@ -29,18 +29,18 @@ def _tables(result: dict, class_names: list[str], console: Console) -> None:
     console.print(matrix)
 
 
-def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool, verbose: bool = False) -> dict:
+def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) -> dict:
     if split not in ("test", "val", "train"):
         raise UserError(f"--split {split!r}: choose test, val or train")
     run = open_run(run_dir)
-    model = load_checkpoint(run, checkpoint, verbose)
+    model = load_checkpoint(run, checkpoint)
     if run.spec.task == "generation":
-        from mlcli.models.gan_quality import evaluate_gan
+        from mlcli.evaluation.gan_quality import evaluate_gan
 
         result = evaluate_gan(run, model, split)
     else:
         from mlcli.data import load_dataset
-        from mlcli.train.scoring import score
+        from mlcli.evaluation.scoring import score
 
         bundle = load_dataset(run.cfg, run.spec)
         dataset = {"test": bundle.test, "val": bundle.val, "train": bundle.raw.train}[split]
@@ -68,7 +68,7 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool, 
         _tables(result, run.spec.class_names, console)
         import numpy as np
 
-        from mlcli.train.plots import confusion
+        from mlcli.evaluation.plots import confusion
 
         confusion(np.array(result["confusion_matrix"]), run.spec.class_names, Path(run_dir) / "plots" / "confusion.png")
     return result

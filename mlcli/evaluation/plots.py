@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcli.train.rundir import atomic_write
+from mlcli.fileio import atomic_write
 
 
 def _pyplot():

@@ -1,6 +1,8 @@
-"""Silence TensorFlow's start-up noise (oneDNN, CUDA, absl, deprecations) unless --verbose.
+"""The CLI boundary's TensorFlow import: quiet (oneDNN, CUDA, absl, deprecations) unless --verbose.
 
-Must run before TensorFlow is imported: the C++ log level is read from the environment once.
+`mlcli.cli` calls `import_tensorflow` once before a command that trains or loads a model; the
+log level is set through the environment, and the absl lines TensorFlow prints before reading
+it go to /dev/null. Every module below may then simply `import keras` at the top.
 """
 
 from __future__ import annotations

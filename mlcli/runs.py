@@ -1,0 +1,208 @@
+"""A run directory's lifecycle: claim it, record the run, open it again, find its checkpoints.
+
+Layout (DESIGN.md): config.yaml, run.json, data_spec.json, metrics.csv, summary.json,
+checkpoints/{best,last}.keras, backup/epoch-NNNNNN/ (the resume state). One process at a time
+holds a run directory, through an advisory lock that the kernel drops if the process dies.
+Imports no TensorFlow: `mlcli runs` and `validate` read run directories too.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlcli import __version__
+from mlcli.errors import UserError
+from mlcli.fileio import atomic_write_json, atomic_write_text, remove_stale_temps
+
+CONFIG_FILE = "config.yaml"
+RUN_FILE = "run.json"
+SPEC_FILE = "data_spec.json"
+METRICS_FILE = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+LOCK_FILE = ".lock"
+WORKERS_DIR = "workers"
+CHECKPOINTS = "checkpoints"
+
+_held_locks: dict[Path, int] = {}
+
+
+def new_run_dir(name: str, root: Path = Path("runs")) -> Path:
+    """`runs/<name>/<timestamp>`, made unique if two runs start in the same second."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = root / name / stamp
+    n = 2
+    while candidate.exists():
+        candidate = root / name / f"{stamp}-{n}"
+        n += 1
+    return candidate
+
+
+def lock_run_dir(path: Path) -> None:
+    """Hold `path/.lock` for this process's lifetime; a second process gets exit 2, not a clobber."""
+    path = Path(path)
+    if path.resolve() in _held_locks:
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"{path}: another mlcli process is using this run directory") from None
+    _held_locks[path.resolve()] = fd
+
+
+def release_run_dir(path: Path) -> None:
+    fd = _held_locks.pop(Path(path).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def claim_run_dir(path: Path, resume: bool, shared_with_workers: bool = False) -> Path:
+    """Lock the run directory; a new run needs it empty (a multi-worker chief ignores `workers/`)."""
+    path = Path(path)
+    if resume:
+        if not (path / CONFIG_FILE).is_file():
+            raise UserError(f"{path}: not a run directory to resume (no {CONFIG_FILE})")
+        lock_run_dir(path)
+        remove_stale_temps(path)
+        return path
+    ignored = {LOCK_FILE} | ({WORKERS_DIR} if shared_with_workers else set())
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: exists and is not a directory; choose another --run-dir")
+    lock_run_dir(path)
+    if any(p.name not in ignored for p in path.iterdir()):
+        release_run_dir(path)
+        raise UserError(
+            f"{path}: run directory already exists and is not empty; use --resume to continue it "
+            "or choose another --run-dir"
+        )
+    return path
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "mlcli": __version__}
+    for module in ("tensorflow", "keras", "tensorflow_datasets", "numpy"):
+        mod = sys.modules.get(module)
+        if mod is not None:
+            out[module] = getattr(mod, "__version__", "?")
+    return out
+
+
+def read_record(run_dir: Path) -> dict:
+    path = Path(run_dir) / RUN_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def start_record(run_dir: Path, seed: int, argv: list[str], device: dict, resumed: bool) -> dict:
+    """The run.json written at start; `finish_record` adds status and end time."""
+    previous = read_record(run_dir) if resumed else {}
+    record = {
+        "versions": versions(),
+        "seed": seed,
+        "command": argv,
+        "cwd": os.getcwd(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": device,
+        "status": "running",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "attempts": previous.get("attempts", [])
+        + ([{k: previous.get(k) for k in ("started", "ended", "status")}] if previous else []),
+    }
+    atomic_write_json(Path(run_dir) / RUN_FILE, record)
+    return record
+
+
+def finish_record(run_dir: Path, record: dict, status: str, **extra: Any) -> None:
+    record.update(status=status, ended=datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra)
+    atomic_write_json(Path(run_dir) / RUN_FILE, record)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_metrics(run_dir: Path, rows: list[dict]) -> None:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(run_dir) / METRICS_FILE, buf.getvalue())
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) run opened for evaluate / predict / sample / export."""
+
+    path: Path
+    cfg: Any
+    spec: Any
+
+
+def open_run(run_dir: Path) -> Run:
+    from mlcli.config import load_config
+    from mlcli.data.spec import DataSpec
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"{run_dir}: not a run directory (no {CONFIG_FILE}); pass runs/<name>/<time>")
+    if not (run_dir / SPEC_FILE).is_file():
+        raise UserError(f"{run_dir}: run has no {SPEC_FILE}; it did not get far enough to train")
+    return Run(run_dir, load_config(run_dir / CONFIG_FILE), DataSpec.load(run_dir / SPEC_FILE))
+
+
+def checkpoint_path(run: Run, which: str) -> Path:
+    if which in ("best", "last"):
+        path = run.path / CHECKPOINTS / f"{which}.keras"
+        if not path.is_file() and which == "best":
+            path = run.path / CHECKPOINTS / "last.keras"
+    else:
+        path = Path(which)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint (choose --checkpoint best, last or a .keras file)")
+    return path
+
+
+def load_checkpoint(run: Run, which: str):
+    """A run's checkpoint as a keras.Model (mlcli's custom objects registered first)."""
+    import keras
+
+    import mlcli.models  # noqa: F401  (registers mlcli's layers and models for deserialisation)
+    import mlcli.training.losses_metrics  # noqa: F401  (registers custom metrics/losses)
+
+    path = checkpoint_path(run, which)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot load checkpoint: {exc}") from None

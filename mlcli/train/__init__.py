@@ -1,1 +1,0 @@
-"""Training, evaluation and prediction; everything a run writes goes through `rundir`."""

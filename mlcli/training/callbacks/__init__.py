@@ -1,0 +1,1 @@
+"""Keras callbacks that write the run directory, guard training and show progress."""

@@ -1,0 +1,25 @@
+"""Stop at the first non-finite loss and remember where, so the run fails with a clear message."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+
+class NanGuard(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.where: str | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key in ("loss", "d_loss", "g_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                self.where = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}"
+                self.model.stop_training = True
+                return

@@ -1,0 +1,146 @@
+"""The resume checkpoint: one atomic folder per epoch with everything needed to continue exactly.
+
+`backup/epoch-NNNNNN/` holds `model.keras` (weights, optimizer, iterations, learning rate),
+`rng.npz` (every Keras SeedGenerator's state: dropout, GAN latents), `state.json` (epoch, best
+value and epoch, early-stopping and plateau counters, Python and NumPy RNG states, the metrics.csv
+rows so far) and, when early stopping restores best weights, `early_stopping_best.weights.h5`.
+The folder is written under a temp name, fsynced and renamed, so it exists whole or not at all;
+the data order needs no saving, since each epoch's order is a function of (seed, epoch).
+The last `KEEP` folders are kept: multi-worker resume may need the one before the newest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from mlcli.fileio import atomic_copy, atomic_write, fsync_dir
+from mlcli.runs import CHECKPOINTS, write_metrics
+
+BACKUP_DIR = "backup"
+KEEP = 2
+MODEL = "model.keras"
+STATE = "state.json"
+RNG = "rng.npz"
+ES_BEST = "early_stopping_best.weights.h5"
+
+
+def crash_point(name: str, epoch: int) -> None:
+    """Fault injection for the resume tests: MLCLI_CRASH_AT=name:epoch sends this process SIGKILL."""
+    if os.environ.get("MLCLI_CRASH_AT") == f"{name}:{epoch}":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _seed_generators(model: keras.Model) -> dict[str, Any]:
+    out = {}
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for i, generator in enumerate(getattr(layer, "_seed_generators", [])):
+            out[f"{layer.path or layer.name}/{i}"] = generator.state
+    return out
+
+
+def _python_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _numpy_state() -> dict:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"kind": kind, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "cached": cached}
+
+
+def backup_dirs(run_dir: Path) -> list[Path]:
+    """Complete epoch folders, oldest first (temp folders of a killed write are not listed)."""
+    root = Path(run_dir) / BACKUP_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("epoch-*") if p.is_dir() and (p / STATE).is_file())
+
+
+def epochs_saved(run_dir: Path) -> list[int]:
+    return [int(p.name.split("-")[1]) for p in backup_dirs(run_dir)]
+
+
+def read_state(run_dir: Path, epoch: int | None = None) -> dict | None:
+    dirs = backup_dirs(run_dir)
+    if epoch is not None:
+        dirs = [d for d in dirs if int(d.name.split("-")[1]) == epoch]
+    if not dirs:
+        return None
+    state = json.loads((dirs[-1] / STATE).read_text())
+    state["_dir"] = str(dirs[-1])
+    return state
+
+
+def write(run_dir: Path, model: keras.Model, state: dict, es_best_weights: list | None) -> Path:
+    """Commit epoch `state['epoch']` atomically, then prune older folders."""
+    run_dir = Path(run_dir)
+    epoch = int(state["epoch"])
+    target = run_dir / BACKUP_DIR / f"epoch-{epoch:06d}"
+    state = {**state, "python_random": _python_state(), "numpy_random": _numpy_state()}
+
+    def fill(tmp: Path) -> None:
+        tmp.mkdir()
+        model.save(tmp / MODEL)
+        np.savez(tmp / RNG, **{k: np.asarray(v.numpy()) for k, v in _seed_generators(model).items()})
+        if es_best_weights is not None:
+            _save_weight_list(tmp / ES_BEST, es_best_weights)
+        (tmp / STATE).write_text(json.dumps(state, indent=1, default=float) + "\n", encoding="utf-8")
+
+    atomic_write(target, fill, suffix="")
+    crash_point("after_backup", epoch)
+    for old in backup_dirs(run_dir)[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    fsync_dir(run_dir / BACKUP_DIR)
+    return target
+
+
+def _save_weight_list(path: Path, weights: list) -> None:
+    np.savez(path.with_suffix(""), *weights)
+    os.replace(str(path.with_suffix("")) + ".npz", path)
+
+
+def load_weight_list(path: Path) -> list:
+    with np.load(path, allow_pickle=False) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def restore(model: keras.Model, state: dict) -> list | None:
+    """Load a committed epoch into a compiled model: weights, optimizer, seeds, Python/NumPy RNGs.
+
+    Returns the early-stopping best weights when that epoch saved them.
+    """
+    folder = Path(state["_dir"])
+    model.load_weights(folder / MODEL)
+    generators = _seed_generators(model)
+    with np.load(folder / RNG) as saved:
+        for key, variable in generators.items():
+            if key in saved.files:
+                variable.assign(saved[key])
+    version, internal, gauss = state["python_random"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy_random"]
+    np.random.set_state((n["kind"], np.array(n["keys"], np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    es_path = folder / ES_BEST
+    return load_weight_list(es_path) if es_path.is_file() else None
+
+
+def publish(run_dir: Path, state: dict, improved: bool) -> None:
+    """Derive the user-facing files from a committed epoch: last.keras, best.keras, metrics.csv."""
+    run_dir = Path(run_dir)
+    folder = Path(state["_dir"]) if "_dir" in state else run_dir / BACKUP_DIR / f"epoch-{int(state['epoch']):06d}"
+    checkpoints = run_dir / CHECKPOINTS
+    if improved:
+        atomic_copy(folder / MODEL, checkpoints / "best.keras")
+        crash_point("after_best", int(state["epoch"]))
+    atomic_copy(folder / MODEL, checkpoints / "last.keras")
+    write_metrics(run_dir, state["rows"])

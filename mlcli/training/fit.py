@@ -1,0 +1,138 @@
+"""The `fit` driver: one process, or several local devices under MirroredStrategy."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from mlcli.errors import TrainingFailed
+from mlcli.evaluation.plots import curves
+from mlcli.evaluation.scoring import score
+from mlcli.fileio import atomic_write_json
+from mlcli.models import build_model
+from mlcli.runs import CHECKPOINTS, SUMMARY_FILE, Stopwatch
+from mlcli.training import setup
+from mlcli.training.callbacks.progress import EpochTimer
+from mlcli.training.distribute import get_strategy
+
+
+class EpochSetter(keras.callbacks.Callback):
+    """Tells the training pipeline which epoch's order to serve before Keras iterates it."""
+
+    def __init__(self, train_data):
+        super().__init__()
+        self.train_data = train_data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.train_data.current_epoch.assign(epoch)
+
+
+def train(cfg: Any, run_dir: Path, device: Any, *, resume: bool, quiet: bool, wall: Stopwatch) -> dict:
+    bundle = setup.prepare_data(cfg, run_dir, resume)
+    spec = bundle.spec
+    resolved = setup.resolve_monitors(cfg, spec)
+    state = setup.read_resume_state(run_dir, resume)
+    strategy = get_strategy(cfg.distribute, device.gpus)
+    if strategy is not None and device.steps_per_execution > 1:
+        # keras#19246: the multi-step loop's conditionals fail in a MirroredStrategy replica context
+        if cfg.training.steps_per_execution != "auto":
+            print("note: steps_per_execution set to 1 under MirroredStrategy (keras#19246)", flush=True)
+        device.steps_per_execution = 1
+    steps = setup.steps_per_epoch(spec, cfg.data.batch_size)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = build_model(cfg, spec)
+        setup.compile_model(model, cfg, spec, steps, device)
+        initial_epoch, es_weights = setup.restore(model, state, cfg.training.epochs, run_dir)
+    callbacks, guard, writer = setup.make_callbacks(cfg, run_dir, spec, resolved, state, es_weights, quiet=quiet)
+    clock = Stopwatch()
+    history = model.fit(
+        bundle.train_data.for_fit(),
+        validation_data=bundle.val,
+        epochs=cfg.training.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[EpochSetter(bundle.train_data), *callbacks],
+        verbose=0,
+    )
+    train_seconds = clock.elapsed()
+    if guard.where:
+        raise TrainingFailed(
+            f"training stopped: {guard.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
+            f"Last good checkpoints kept in {run_dir / CHECKPOINTS}"
+        )
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    timer = next(c for c in callbacks if isinstance(c, EpochTimer))
+    final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
+    summary = summarise(
+        cfg,
+        run_dir,
+        model,
+        bundle,
+        writer,
+        timer,
+        final,
+        epochs_run=len(history.epoch),
+        initial_epoch=initial_epoch,
+        train_seconds=train_seconds,
+        wall_seconds=wall.elapsed(),
+        extra={
+            "device": {
+                **device.as_dict(),
+                "strategy": type(strategy).__name__ if strategy else "default",
+                "replicas": replicas,
+                "per_replica_batch": cfg.data.batch_size // replicas,
+            }
+        },
+    )
+    for callback in callbacks:
+        summary.update(getattr(callback, "summary_extras", dict)())
+    atomic_write_json(Path(run_dir) / SUMMARY_FILE, summary)
+    return summary
+
+
+def summarise(
+    cfg,
+    run_dir: Path,
+    model,
+    bundle,
+    writer,
+    timer,
+    final: dict,
+    *,
+    epochs_run: int,
+    initial_epoch: int,
+    train_seconds: float,
+    wall_seconds: float,
+    extra: dict,
+) -> dict:
+    """summary.json: final train/val metrics, test metrics of the best checkpoint, speed and times."""
+    spec = bundle.spec
+    best_path = Path(run_dir) / CHECKPOINTS / "best.keras"
+    test = {}
+    if bundle.test is not None and spec.task != "generation":
+        scorer = keras.models.load_model(best_path, compile=False) if best_path.is_file() else model
+        test = score(scorer, bundle.test, spec, cfg.training.top_k)
+        test.pop("per_class", None)
+        test.pop("confusion_matrix", None)
+    rates = timer.rates[1:] if len(timer.rates) > 1 else timer.rates
+    if cfg.training.plots:
+        curves(writer.rows, Path(run_dir) / "plots" / "curves.png")
+    return {
+        "name": cfg.name,
+        "epochs_run": epochs_run,
+        "initial_epoch": initial_epoch,
+        "final_epoch": initial_epoch + epochs_run,
+        "train": {k: v for k, v in final.items() if not k.startswith("val_")},
+        "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
+        "test": test,
+        "test_checkpoint": "best" if best_path.is_file() else "final",
+        "best": {"monitor": writer.monitor, "value": writer.best, "epoch": writer.best_epoch},
+        "samples_per_sec": statistics.median(rates) if rates else None,
+        "train_time_s": round(train_seconds, 3),
+        "wall_time_s": round(wall_seconds, 3),
+        "params": int(model.count_params()),
+        **extra,
+    }
