@@ -83,3 +83,23 @@ def test_bad_override_names_the_override(override: str, expected: str):
     assert result.exit_code == 2
     assert expected in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_top_level_x_keys_hold_shared_anchors(tmp_path: Path):
+    cfg = tmp_path / "anchors.yaml"
+    cfg.write_text(
+        "x-optimizer: &opt {name: sgd, learning_rate: 0.05, momentum: 0.9}\n"
+        "name: anchors\ndata: {source: builtin, name: digits}\nmodel: {type: mlp}\noptimizer: *opt\n"
+    )
+    shown = cli("config", "show", cfg)
+    assert shown.exit_code == 0, shown.output
+    assert "x-optimizer" not in shown.output and "name: sgd" in shown.output and "momentum: 0.9" in shown.output
+
+
+def test_alias_bomb_is_rejected_quickly():
+    import time
+
+    began = time.perf_counter()
+    result = cli("validate", ROOT / "tests" / "data" / "bad_configs" / "alias_bomb.yaml")
+    assert result.exit_code == 2 and "anchor &e" in result.output
+    assert time.perf_counter() - began < 5  # it took 34 s of CPU before the bound (generous for shared CI)

@@ -235,3 +235,34 @@ def test_peer_death_mid_training_ends_the_other_with_a_resumable_checkpoint(tmp_
     assert time.time() - began < 60
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
     assert (run / "backup" / "epoch-000001" / "model.keras").is_file()
+
+
+def test_custom_loop_step_scales_the_loss_under_mixed_float16():
+    import keras
+    import tensorflow as tf
+
+    from mlcli.config import load_config
+    from mlcli.data import load_dataset
+    from mlcli.models import build_model
+    from mlcli.training import device, setup
+    from mlcli.training.custom_loop import _step_function
+    from mlcli.training.losses_metrics import make_loss, make_metrics
+
+    cfg = load_config(SMOKE / "multi_worker.yaml", ["distribute.strategy=none"])
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        bundle = load_dataset(cfg)
+        model = build_model(cfg, bundle.spec)
+        setup.compile_model(model, cfg, bundle.spec, 10, device.resolve(cfg.training))
+        loss = make_loss(cfg.training, bundle.spec)
+        loss.reduction = None
+        step = _step_function(tf.distribute.get_strategy(), model, loss, make_metrics(cfg.training, bundle.spec),
+                              keras.metrics.Mean())  # fmt: skip
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        value = float(step(iter(bundle.train)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(model.optimizer.dynamic_scale.numpy()) == 2.0**15  # the scaled step ran (and was finite)
+    assert int(model.optimizer.iterations.numpy()) == 1 and 2.0 < value < 2.6  # ~ln(10) for 10 classes
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))

@@ -177,7 +177,7 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
         shutil.move(str(written), out)
     if tokens_only:
         vocab = out.with_suffix(".vocab.txt")
-        vocab.write_text("\n".join(run.spec.state["vocabulary"]) + "\n")
+        vocab.write_text("\n".join(run.spec.state["vocabulary"]) + "\n", encoding="utf-8")
         print(f"TFLite has no string ops without Flex: the model takes token ids; vocabulary in {vocab}")
     print(
         f"exported {fmt} to {out}; reloaded and matched the checkpoint on {len(expected)} real inputs "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _images(paths: list[str], spec) -> np.ndarray:
 
 
 def _csv_rows(path: Path, run) -> np.ndarray:
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     cfg = run.cfg.data
     if run.spec.kind == "series":
@@ -72,10 +73,10 @@ def read_inputs(inputs: list[str], run) -> tuple[np.ndarray, list[str]]:
         return x, [f"row {i}" for i in range(len(x))]
     if spec.kind == "text":
         if len(paths) == 1 and paths[0].suffix == ".txt" and paths[0].is_file():
-            lines = [ln for ln in paths[0].read_text().splitlines() if ln.strip()]
+            lines = [ln for ln in paths[0].read_text(encoding="utf-8").splitlines() if ln.strip()]
         else:
             lines = list(inputs)
-        return np.array(lines, dtype=object), [ln[:40] for ln in lines]
+        return np.array(lines, dtype=object), list(lines)
     raise UserError(
         f"cannot read {', '.join(inputs)} as {spec.kind} inputs; pass image files, a .txt file "
         "or text lines, a .csv or a .npz"
@@ -107,7 +108,7 @@ def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoi
                     ],
                 }
             )
-            print(f"{name}: " + ", ".join(f"{run.spec.class_names[i]} {p[i]:.3f}" for i in top))
+            print(f"{name[:60]}: " + ", ".join(f"{run.spec.class_names[i]} {p[i]:.3f}" for i in top))
     else:
         values = raw.reshape(len(raw), -1)
         if run.spec.kind == "series":
@@ -122,12 +123,14 @@ def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoi
 
 def _write(out: Path, results: list[dict], classes: bool) -> None:
     if out.suffix == ".json":
-        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         return
-    lines = ["input,rank,class,probability"] if classes else ["input,step,value"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["input", "rank", "class", "probability"] if classes else ["input", "step", "value"])
     for r in results:
         if classes:
-            lines += [f'"{r["input"]}",{k + 1},{p["class"]},{p["probability"]}' for k, p in enumerate(r["predictions"])]
+            writer.writerows([r["input"], k + 1, p["class"], p["probability"]] for k, p in enumerate(r["predictions"]))
         else:
-            lines += [f'"{r["input"]}",{k + 1},{v}' for k, v in enumerate(r["values"])]
-    atomic_write_text(out, "\n".join(lines) + "\n")
+            writer.writerows([r["input"], k + 1, v] for k, v in enumerate(r["values"]))
+    atomic_write_text(out, buf.getvalue())

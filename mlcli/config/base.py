@@ -33,9 +33,14 @@ def registry(union: object, tag: str) -> dict[str, type[BaseModel]]:
 
 
 class StrictModel(BaseModel):
-    """Every config section rejects unknown keys so a typo never passes silently."""
+    """Every config section rejects unknown keys, booleans as numbers and non-finite floats.
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    YAML reads `true` as a bool and `.inf` / `.nan` as floats; pydantic's lax mode would take
+    `epochs: true` as 1 and `learning_rate: .inf` as a rate. Strict mode still takes an int
+    where a float is expected; YAML lists meant as tuples opt out per field (`Field(strict=False)`).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
 
 
 class Regularizer(StrictModel):

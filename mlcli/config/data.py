@@ -84,7 +84,7 @@ class ImageFolderData(_Source):
     path: str
     test_path: str | None = None
     test_fraction: Fraction = 0.0
-    image_size: tuple[PositiveInt, PositiveInt] = (64, 64)
+    image_size: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (64, 64)
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
 
 

@@ -103,6 +103,8 @@ def _message(err: dict, loc: tuple, doc: Located) -> str:
         msg = f"missing `{tag}`; it selects which kind of section this is"
     elif kind == "missing":
         msg = "required field is missing"
+    elif kind in ("int_type", "float_type") and isinstance(err.get("input"), bool):
+        msg = f"Input should be a number, not a boolean ({str(err['input']).lower()})"
     return msg.replace("Value error, ", "")
 
 
@@ -154,8 +156,10 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
 
 
 def validate_document(doc: Located) -> Config:
+    """Validate; top-level `x-*` keys are ignored, so YAML anchors can live there (as in Compose)."""
+    data = {k: v for k, v in doc.data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     try:
-        cfg = Config.model_validate(doc.data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_errors(exc, doc)) from None
     problems = cross_checks(cfg)

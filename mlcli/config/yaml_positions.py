@@ -49,6 +49,28 @@ class Located:
         return self.source
 
 
+MAX_VALUES = 100_000  # a real config has hundreds; an alias bomb has billions
+
+
+class _AnchorLoader(yaml.SafeLoader):
+    """SafeLoader that remembers which node each `&anchor` named (the composer forgets)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.anchor_names: dict[int, str] = {}
+
+    def compose_node(self, parent, index):
+        anchor = None if self.check_event(yaml.AliasEvent) else getattr(self.peek_event(), "anchor", None)
+        node = super().compose_node(parent, index)
+        if anchor:
+            self.anchor_names[id(node)] = anchor
+        return node
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -56,17 +78,46 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 class _Builder:
     """Turns composed YAML nodes into plain Python, collecting positions and problems."""
 
-    def __init__(self, source: str, loader: yaml.SafeLoader):
+    def __init__(self, source: str, loader: _AnchorLoader):
         self.source = source
         self.loader = loader
         self.doc = Located(data=None, source=source)
         self.problems: list[str] = []
+        self.values = 0
+        self.expanding: list[yaml.Node] = []  # anchored nodes being expanded, outermost first
+        self.culprit: yaml.Node | None = None
 
     def where(self, node: yaml.Node) -> str:
         line, col = _mark(node)
         return f"{self.source}:{line}:{col}"
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        """Expand aliases as plain copies, but stop at MAX_VALUES values: PyYAML shares aliased
+        nodes, so 7 levels of 10 aliases are 10 million values to walk (an alias bomb)."""
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self.culprit = self.expanding[0] if self.expanding else None
+            raise _TooLarge
+        anchored = id(node) in self.loader.anchor_names
+        if anchored:
+            self.expanding.append(node)
+        try:
+            return self._build(node, path)
+        finally:
+            if anchored:
+                self.expanding.pop()
+
+    def bomb(self) -> str:
+        node = self.culprit
+        if node is None:
+            return f"{self.source}:1:1: <root>: the document expands to more than {MAX_VALUES:,} values"
+        name = self.loader.anchor_names[id(node)]
+        return (
+            f"{self.where(node)}: anchor &{name}: aliases of it expand to more than {MAX_VALUES:,} values "
+            "(an alias bomb?); write the values out or use fewer nested aliases"
+        )
+
+    def _build(self, node: yaml.Node, path: Path_) -> Any:
         self.doc.value_positions[path] = _mark(node)
         if node.tag not in _SAFE_TAGS:
             self.problems.append(
@@ -106,7 +157,7 @@ def _dotted(path: Path_) -> str:
 
 def load_located(text: str, source: str) -> Located:
     """Parse `text` (named `source` in messages) safely; raise ConfigError for any problem."""
-    loader = yaml.SafeLoader(text)
+    loader = _AnchorLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -123,7 +174,10 @@ def load_located(text: str, source: str) -> Located:
     if node is None:
         raise ConfigError([f"{source}:1:1: the config is empty; it needs at least name, data and model"])
     builder = _Builder(source, loader)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooLarge:
+        raise ConfigError([builder.bomb()]) from None
     if builder.problems:
         raise ConfigError(builder.problems)
     if not isinstance(data, dict):

@@ -68,20 +68,17 @@ def _image_arrays(root: Path, cfg: ImageFolderData) -> tuple[np.ndarray, np.ndar
 
 
 def _text_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    import keras
-
+    """Every `<class>/*.txt` decoded as UTF-8 (a BOM is dropped); a file that is not UTF-8 is exit 2."""
     classes = _class_dirs(root, {".txt"})
-    ds = keras.utils.text_dataset_from_directory(
-        root,
-        labels="inferred",
-        label_mode="int",
-        class_names=[c.name for c in classes],
-        batch_size=None,
-        shuffle=False,
-        verbose=False,
-    )
-    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
-    return np.array(xs, dtype=object), np.array(ys, np.int32), [c.name for c in classes]
+    texts, labels = [], []
+    for label, folder in enumerate(classes):
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".txt"):
+            try:
+                texts.append(path.read_bytes().decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+            labels.append(label)
+    return np.array(texts, dtype=object), np.array(labels, np.int32), [c.name for c in classes]
 
 
 def _split(cfg, x, y, test, seed: int) -> tuple:

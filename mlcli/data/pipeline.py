@@ -93,8 +93,8 @@ def as_dataset(split: Any):
     if split is None or isinstance(split, tf.data.Dataset):
         return split
     x, y = split
-    if x.dtype == object:
-        x = x.astype(str)
+    if x.dtype == object:  # text: str, or UTF-8 bytes (numpy's astype(str) would decode as ASCII)
+        x = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in x], dtype=str)
     if y is None:
         return tf.data.Dataset.from_tensor_slices(x).map(lambda v: (v, tf.zeros((), tf.int32)))
     return tf.data.Dataset.from_tensor_slices((x, y))

@@ -41,14 +41,14 @@ def classification(y: np.ndarray, logits: np.ndarray, class_names: list[str], to
     precision = tp / np.maximum(matrix.sum(axis=0), 1)
     recall = tp / np.maximum(matrix.sum(axis=1), 1)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    k = min(top_k, n)
-    top = np.argsort(-probs, axis=1)[:, :k]
+    top = np.argsort(-probs, axis=1)[:, :top_k]
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1))))
     return {
         "samples": int(len(y)),
         "loss": loss,
         "accuracy": float(np.mean(pred == y)),
-        f"top_{k}_accuracy": float(np.mean((top == y[:, None]).any(axis=1))),
+        # top-k only means something when k < classes (with k >= classes it is always 1.0)
+        **({f"top_{top_k}_accuracy": float(np.mean((top == y[:, None]).any(axis=1)))} if top_k < n else {}),
         "macro_precision": float(precision.mean()),
         "macro_recall": float(recall.mean()),
         "macro_f1": float(f1.mean()),

@@ -11,10 +11,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from mlcli.config.monitors import CLASS_METRICS, VALUE_METRICS
 from mlcli.errors import ConfigError
-
-CLASS_METRICS = {"accuracy", "top_k", "precision", "recall", "f1"}
-VALUE_METRICS = {"mae", "rmse", "mse"}
 
 
 @keras.saving.register_keras_serializable(package="mlcli")
@@ -24,6 +22,7 @@ class SparseMacroMetric(keras.metrics.Metric):
     def __init__(self, num_classes: int, kind: str = "f1", name: str | None = None, **kwargs):
         super().__init__(name=name or kind, **kwargs)
         self.num_classes, self.kind = num_classes, kind
+        self._direction = "up"  # what Keras' monitor callbacks read for mode="auto"
         self.matrix = self.add_variable(shape=(num_classes, num_classes), initializer="zeros", name="matrix")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -121,9 +120,14 @@ def make_metrics(training: Any, spec: Any) -> list:
                 else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
             )
         elif name == "top_k":
-            out.append(
-                keras.metrics.SparseTopKCategoricalAccuracy(k=min(training.top_k, spec.num_classes), name="top_k")
-            )
+            if training.top_k >= spec.num_classes:
+                raise ConfigError(
+                    [
+                        f"training.top_k: {training.top_k} is not below the {spec.num_classes} classes, so top-k "
+                        "accuracy would always be 1.0; lower training.top_k or drop top_k from training.metrics"
+                    ]
+                )
+            out.append(keras.metrics.SparseTopKCategoricalAccuracy(k=training.top_k, name="top_k"))
         elif name in ("precision", "recall", "f1"):
             out.append(SparseMacroMetric(spec.num_classes, name))
         elif name == "mae":

@@ -1,0 +1,75 @@
+"""Real user inputs: multilingual UTF-8 text through train, evaluate and predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import cli
+
+POSITIVE = [
+    "Das Essen war großartig, wirklich schön 😊",
+    "C'était délicieux, très réussi — merci !",
+    "とても美味しかったです、最高",
+    "האוכל היה מצוין, תודה רבה",
+    "الطعام كان رائعا جدا شكرا",
+    "Отличный ужин, всё понравилось 👍",
+]
+NEGATIVE = [
+    "Das Essen war kalt und fad, schlecht 😞",
+    "C'était raté, froid et trop salé…",
+    "まずかったです、最悪",
+    "האוכל היה קר ורע",
+    "الطعام كان سيئا وباردا",
+    "Ужасный ужин, всё холодное 👎",
+]
+
+
+def multilingual_folder(root: Path, copies: int = 6) -> Path:
+    for label, texts in (("neg", NEGATIVE), ("pos", POSITIVE)):
+        folder = root / label
+        folder.mkdir(parents=True)
+        for i in range(copies):
+            for j, text in enumerate(texts):
+                (folder / f"{i}_{j}.txt").write_text(f"“{text}” ({i})", encoding="utf-8")
+    return root
+
+
+def text_config(tmp_path: Path, data: str) -> Path:
+    path = tmp_path / "text.yaml"
+    path.write_text(
+        f"name: multilingual\nseed: 1\ndata: {data}\n"
+        "model: {type: rnn, units: [8], embedding_dim: 8}\n"
+        "optimizer: {learning_rate: 0.01}\ntraining: {epochs: 2, tensorboard: false, plots: false}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_multilingual_text_folder_trains_evaluates_and_predicts(tmp_path: Path):
+    root = multilingual_folder(tmp_path / "texts")
+    cfg = text_config(tmp_path, f"{{source: text_folder, path: '{root}', test_fraction: 0.2, batch_size: 8}}")
+    run = tmp_path / "run"
+    result = cli("train", cfg, "--run-dir", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    vocabulary = json.loads((run / "data_spec.json").read_text(encoding="utf-8"))["state"]["vocabulary"]
+    for token in ("großartig", "最高", "האוכל", "الطعام", "😊"):
+        assert any(token.lower() in v for v in vocabulary), token
+    evaluated = cli("evaluate", run, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.output)["samples"] == 14  # 20 % of 72, stratified
+    out = tmp_path / "pred.json"
+    predicted = cli("predict", run, POSITIVE[0], NEGATIVE[2], "--out", out)
+    assert predicted.exit_code == 0, predicted.output
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["input"] for r in rows] == [POSITIVE[0], NEGATIVE[2]]
+
+
+def test_a_file_that_is_not_utf8_is_exit_2_naming_it(tmp_path: Path):
+    root = multilingual_folder(tmp_path / "texts", copies=1)
+    bad = root / "pos" / "latin1.txt"
+    bad.write_bytes("très bon".encode("latin-1"))
+    cfg = text_config(tmp_path, f"{{source: text_folder, path: '{root}', batch_size: 8}}")
+    result = cli("train", cfg, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 2
+    assert f"{bad}: not UTF-8" in result.output
