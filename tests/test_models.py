@@ -164,6 +164,34 @@ def test_padding_is_masked_in_transformer():
     assert not np.allclose(pool[0], seq[0].mean(axis=0), atol=1e-4)
 
 
+def test_transformer_max_pooling_ignores_padding():
+    """With `pooling: max` the pooled vector is the max over real tokens, never over padding."""
+    keras.utils.set_random_seed(0)
+    spec = DataSpec("classification", "tokens", [8], list("ab"), vocab_size=20)
+    cfg = load_config_text(
+        "name: t\ndata: {source: builtin, name: co2}\n"
+        "model: {type: transformer, embed_dim: 8, num_heads: 2, dropout: 0.0, pooling: max}\n"
+    )
+    model = build_model(cfg, spec)
+    sequence = model.get_layer("final_norm").output
+    pooled = model.layers[model.layers.index(model.get_layer("final_norm")) + 1].output
+    probe = keras.Model(model.inputs, [sequence, pooled])
+    tokens = np.array([[3, 4, 5, 0, 0, 0, 0, 0]], np.int32)
+    seq, pool = (t.numpy() for t in probe(tokens))
+    np.testing.assert_allclose(pool[0], seq[0, :3].max(axis=0), rtol=1e-6)
+    assert not np.allclose(pool[0], seq[0].max(axis=0))
+    same = keras.models.load_model(_saved(model), compile=False)
+    np.testing.assert_allclose(same(tokens).numpy(), model(tokens).numpy(), rtol=1e-6)
+
+
+def _saved(model):
+    import tempfile
+
+    path = tempfile.mkdtemp() + "/m.keras"
+    model.save(path)
+    return path
+
+
 def test_cnn_too_deep_for_input_is_config_error_at_build():
     cfg = load_config_text(
         "name: t\ndata: {source: tfds, name: mnist}\n"

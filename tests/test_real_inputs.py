@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from tests.conftest import cli
 
 POSITIVE = [
@@ -73,3 +75,45 @@ def test_a_file_that_is_not_utf8_is_exit_2_naming_it(tmp_path: Path):
     result = cli("train", cfg, "--run-dir", tmp_path / "run", "--quiet")
     assert result.exit_code == 2
     assert f"{bad}: not UTF-8" in result.output
+
+
+def mixed_image_folder(root: Path) -> list[Path]:
+    """Two classes of images in four formats and sizes, none of them the training size."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    files = []
+    for label, base in (("dark", 40), ("light", 200)):
+        (root / label).mkdir(parents=True)
+        for i, (size, fmt, mode) in enumerate(
+            [((23, 17), "PNG", "RGB"), ((64, 48), "JPEG", "RGB"), ((9, 30), "PNG", "RGBA"), ((31, 31), "GIF", "L")] * 3
+        ):
+            pixels = np.clip(base + rng.normal(0, 30, (size[1], size[0], 4)), 0, 255).astype(np.uint8)
+            img = Image.fromarray(pixels, "RGBA").convert(mode)
+            path = root / label / f"{i}.{fmt.lower().replace('jpeg', 'jpg')}"
+            img.save(path, fmt)
+            files.append(path)
+    return files
+
+
+def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
+    from mlcli.commands.predict import read_inputs
+    from mlcli.data.folders import _image_arrays
+    from mlcli.runs import open_run
+
+    files = mixed_image_folder(tmp_path / "images")
+    cfg = tmp_path / "img.yaml"
+    cfg.write_text(
+        f"name: images\ndata: {{source: image_folder, path: '{tmp_path / 'images'}', image_size: [12, 16],"
+        " batch_size: 8}\nmodel: {type: cnn, blocks: [{filters: 4}], head: global_avg}\n"
+        "training: {epochs: 1, tensorboard: false, plots: false}\n"
+    )
+    run = tmp_path / "run"
+    assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
+    opened = open_run(run)
+    trained, _, _ = _image_arrays(tmp_path / "images", opened.cfg.data)
+    predicted, _ = read_inputs([str(f) for f in sorted(files)], opened)
+    order = sorted(range(len(files)), key=lambda i: str(sorted(files)[i]))
+    np.testing.assert_array_equal(predicted[order], trained)  # same decode, resize and rounding
+    result = cli("predict", run, *map(str, files[:3]))
+    assert result.exit_code == 0, result.output

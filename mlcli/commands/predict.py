@@ -17,17 +17,17 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 def _images(paths: list[str], spec) -> np.ndarray:
-    import keras
+    import tensorflow as tf
+
+    from mlcli.data.folders import read_image
 
     h, w, c = spec.input_shape
-    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[c]
     out = []
     for p in paths:
         try:
-            img = keras.utils.load_img(p, color_mode=mode, target_size=(h, w))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{p}: cannot read image: {exc}") from None
-        out.append(np.asarray(keras.utils.img_to_array(img), np.float32))
+            out.append(read_image(p, (h, w), c))
+        except (OSError, tf.errors.OpError) as exc:
+            raise UserError(f"{p}: cannot read image: {str(exc).splitlines()[0]}") from None
     return np.stack(out)
 
 

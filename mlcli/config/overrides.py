@@ -10,13 +10,13 @@ from typing import Any
 
 import yaml
 
-from mlcli.config.yaml_positions import Located
+from mlcli.config.yaml_positions import Located, parse_scalar
 from mlcli.errors import ConfigError
 
 
 def _parse_value(text: str, override: str) -> Any:
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return parse_scalar(text) if text.strip() else ""
     except yaml.YAMLError:
         raise ConfigError([f"--set {override}: cannot parse value {text!r} as YAML"]) from None
 

@@ -7,6 +7,7 @@ duplicate keys and non-standard tags (`!!python/object`) are errors rather than 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,33 @@ class Located:
         return self.source
 
 
+# YAML 1.2 floats: PyYAML follows YAML 1.1, where `1e-3` and `1.0e12` are strings (no dot, or no
+# exponent sign). With strict typing that would reject the most common way to write a rate.
+FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Yaml12Floats(yaml.SafeLoader):
+    """SafeLoader reading YAML 1.2 floats; also used to parse `--set` values."""
+
+
+_Yaml12Floats.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
+
+
+def parse_scalar(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12Floats)
+
+
 MAX_VALUES = 100_000  # a real config has hundreds; an alias bomb has billions
 
 
-class _AnchorLoader(yaml.SafeLoader):
+class _AnchorLoader(_Yaml12Floats):
     """SafeLoader that remembers which node each `&anchor` named (the composer forgets)."""
 
     def __init__(self, stream: str):

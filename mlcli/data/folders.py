@@ -67,6 +67,16 @@ def _image_arrays(root: Path, cfg: ImageFolderData) -> tuple[np.ndarray, np.ndar
     return x, np.array(ys, np.int32), [c.name for c in classes]
 
 
+def read_image(path: Path | str, size: tuple[int, int], channels: int) -> np.ndarray:
+    """One image file as training sees it (Keras' directory loader: decode, bilinear resize,
+    then rounded to uint8 here); `predict` and export use this too, so inputs match exactly."""
+    import tensorflow as tf
+
+    img = tf.image.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
+    img = tf.image.resize(img, size, method="bilinear")
+    return np.clip(np.round(img.numpy()), 0, 255).astype(np.uint8)
+
+
 def _text_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every `<class>/*.txt` decoded as UTF-8 (a BOM is dropped); a file that is not UTF-8 is exit 2."""
     classes = _class_dirs(root, {".txt"})

@@ -79,6 +79,27 @@ class LastValue(keras.layers.Layer):
         return keras.ops.cast(series[:, -1, :1], "float32")
 
 
+@keras.saving.register_keras_serializable(package="mlcli")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over real time steps only: Keras' GlobalMaxPooling1D ignores the padding mask."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is not None:
+            floor = keras.ops.min(x, axis=1, keepdims=True)  # never above a real step; any dtype
+            x = keras.ops.where(mask[:, :, None], x, floor)
+        return keras.ops.max(x, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
 def model_input(spec: Any):
     dtype = "int32" if spec.kind in ("tokens", "text") else "float32"
     return keras.Input(shape=tuple(spec.input_shape), dtype=dtype, name="inputs")

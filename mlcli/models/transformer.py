@@ -8,6 +8,7 @@ import keras
 
 from mlcli.config.models import TransformerModel
 from mlcli.models.layers import (
+    MaskedGlobalMaxPooling1D,
     PositionEmbedding,
     TransformerEncoder,
     activation,
@@ -46,7 +47,7 @@ def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model
         )(x)
     if cfg.norm_first:
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-    pool = keras.layers.GlobalAveragePooling1D() if cfg.pooling == "avg" else keras.layers.GlobalMaxPooling1D()
+    pool = keras.layers.GlobalAveragePooling1D() if cfg.pooling == "avg" else MaskedGlobalMaxPooling1D()
     x = pool(x)
     for units in cfg.dense:
         x = activation(cfg.activation)(keras.layers.Dense(units, kernel_regularizer=reg)(x))
