@@ -155,11 +155,8 @@ def test_padding_is_masked_in_transformer():
         "model: {type: transformer, embed_dim: 8, num_heads: 2, dropout: 0.0}\n"
     )
     model = build_model(cfg, spec)
-    sequence = model.get_layer("final_norm").output
-    pooled = model.layers[model.layers.index(model.get_layer("final_norm")) + 1].output
-    probe = keras.Model(model.inputs, [sequence, pooled])
     tokens = np.array([[3, 4, 5, 0, 0, 0, 0, 0]], np.int32)
-    seq, pool = (t.numpy() for t in probe(tokens))
+    seq, pool = _sequence_and_pooled(model, tokens)
     np.testing.assert_allclose(pool[0], seq[0, :3].mean(axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(pool[0], seq[0].mean(axis=0), atol=1e-4)
 
@@ -173,15 +170,19 @@ def test_transformer_max_pooling_ignores_padding():
         "model: {type: transformer, embed_dim: 8, num_heads: 2, dropout: 0.0, pooling: max}\n"
     )
     model = build_model(cfg, spec)
-    sequence = model.get_layer("final_norm").output
-    pooled = model.layers[model.layers.index(model.get_layer("final_norm")) + 1].output
-    probe = keras.Model(model.inputs, [sequence, pooled])
     tokens = np.array([[3, 4, 5, 0, 0, 0, 0, 0]], np.int32)
-    seq, pool = (t.numpy() for t in probe(tokens))
+    seq, pool = _sequence_and_pooled(model, tokens)
     np.testing.assert_allclose(pool[0], seq[0, :3].max(axis=0), rtol=1e-6)
     assert not np.allclose(pool[0], seq[0].max(axis=0))
     same = keras.models.load_model(_saved(model), compile=False)
     np.testing.assert_allclose(same(tokens).numpy(), model(tokens).numpy(), rtol=1e-6)
+
+
+def _sequence_and_pooled(model, tokens):
+    """The encoder's output sequence and the pooling layer's output for `tokens`."""
+    sequence = model.get_layer("final_norm").output
+    pooled = model.layers[model.layers.index(model.get_layer("final_norm")) + 1].output
+    return (t.numpy() for t in keras.Model(model.inputs, [sequence, pooled])(tokens))
 
 
 def _saved(model):
