@@ -117,3 +117,62 @@ def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
     np.testing.assert_array_equal(predicted[order], trained)  # same decode, resize and rounding
     result = cli("predict", run, *map(str, files[:3]))
     assert result.exit_code == 0, result.output
+
+
+def test_csv_with_separate_val_and_test_files_in_another_column_order(tmp_path: Path):
+    rng = np.random.default_rng(3)
+
+    def table(path: Path, n: int, columns: list[str]) -> None:
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        rows = {"a": a, "b": b, "label": np.where(a + b > 0, "yes", "no")}
+        lines = [",".join(columns)] + [",".join(str(rows[c][i]) for c in columns) for i in range(n)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    table(tmp_path / "train.csv", 120, ["a", "b", "label"])
+    table(tmp_path / "val.csv", 30, ["label", "b", "a"])
+    table(tmp_path / "test.csv", 40, ["b", "label", "a"])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"name: kaggle\ndata: {{source: csv, path: '{tmp_path / 'train.csv'}', val_path: '{tmp_path / 'val.csv'}',"
+        f" test_path: '{tmp_path / 'test.csv'}', label: label, batch_size: 16}}\n"
+        "model: {type: mlp, layers: [8]}\noptimizer: {learning_rate: 0.05}\n"
+        "training: {epochs: 8, tensorboard: false, plots: false}\n"
+    )
+    run = tmp_path / "run"
+    assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
+    spec = json.loads((run / "data_spec.json").read_text())
+    assert (spec["num_train"], spec["num_val"], spec["num_test"]) == (120, 30, 40)  # nothing carved
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test"]["samples"] == 40 and summary["test"]["accuracy"] > 0.8  # a linear rule, learnt
+
+
+def test_folder_with_train_val_test_subfolders_and_unseen_classes(tmp_path: Path):
+    root = tmp_path / "data"
+    for split, copies in (("train", 4), ("validation", 1), ("test", 2)):
+        multilingual_folder(root / split, copies=copies)
+    cfg = text_config(tmp_path, f"{{source: text_folder, path: '{root}', batch_size: 8}}")
+    run = tmp_path / "run"
+    assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
+    spec = json.loads((run / "data_spec.json").read_text())
+    assert (spec["num_train"], spec["num_val"], spec["num_test"]) == (48, 12, 24)
+    (root / "test" / "meh").mkdir()
+    (root / "test" / "meh" / "1.txt").write_text("so so", encoding="utf-8")
+    refused = cli("train", cfg, "--run-dir", tmp_path / "run2", "--quiet")
+    assert refused.exit_code == 2 and "classes the training split does not have: 'meh'" in refused.output
+    (root / "empty").mkdir()
+    empty = text_config(tmp_path, f"{{source: text_folder, path: '{root / 'train'}', val_path: '{root / 'empty'}'}}")
+    result = cli("train", empty, "--run-dir", tmp_path / "run3", "--quiet")
+    assert result.exit_code == 2 and "no class folders inside" in result.output
+
+
+def test_npz_test_file_with_a_class_train_lacks_is_exit_2(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "train.npz", x=rng.normal(size=(40, 3)).astype(np.float32), y=np.arange(40) % 2)
+    np.savez(tmp_path / "test.npz", x=rng.normal(size=(5, 3)).astype(np.float32), y=np.array([0, 1, 2, 0, 1]))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"name: n\ndata: {{source: npz, path: '{tmp_path / 'train.npz'}', test_path: '{tmp_path / 'test.npz'}'}}\n"
+        "model: {type: mlp}\ntraining: {epochs: 1}\n"
+    )
+    result = cli("train", cfg, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 2 and "data.test_path: classes the training split does not have: '2'" in result.output

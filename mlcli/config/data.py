@@ -80,8 +80,11 @@ class BuiltinData(_Source):
 
 
 class ImageFolderData(_Source):
+    """`path` holds one folder per class, or `train/`, `val|valid|validation/`, `test/` of them."""
+
     source: Literal["image_folder"]
     path: str
+    val_path: str | None = None
     test_path: str | None = None
     test_fraction: Fraction = 0.0
     image_size: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (64, 64)
@@ -89,8 +92,11 @@ class ImageFolderData(_Source):
 
 
 class TextFolderData(_Source):
+    """`path` holds one folder per class, or `train/`, `val|valid|validation/`, `test/` of them."""
+
     source: Literal["text_folder"]
     path: str
+    val_path: str | None = None
     test_path: str | None = None
     test_fraction: Fraction = 0.0
 
@@ -98,6 +104,8 @@ class TextFolderData(_Source):
 class CsvData(_Source):
     source: Literal["csv"]
     path: str
+    val_path: str | None = None
+    test_path: str | None = None
     task: Literal["classification", "regression", "timeseries"] = "classification"
     label: str | None = None
     features: list[str] | None = None
@@ -110,6 +118,8 @@ class CsvData(_Source):
 class NpzData(_Source):
     source: Literal["npz"]
     path: str
+    val_path: str | None = None
+    test_path: str | None = None
     task: Literal["auto", "classification", "regression", "generation"] = "auto"
     test_fraction: Fraction = 0.2
 

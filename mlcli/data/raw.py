@@ -77,3 +77,29 @@ def check_labels(y: np.ndarray, what: str) -> None:
     """A classifier needs at least two classes in its training labels."""
     if len(np.unique(y)) < 2:
         raise UserError(f"{what}: the label has a single class ({np.unique(y)[0]!r}); need at least two")
+
+
+def assemble_splits(train: tuple, val: tuple | None, test: tuple | None, cfg: Any, seed: int) -> tuple:
+    """Splits as the user stored them; the missing ones carved from train (test, then val).
+
+    A split given by the user must not be empty, and its labels must be classes train has.
+    """
+    for name, split in (("val_path", val), ("test_path", test)):
+        if split is not None and len(split[0]) == 0:
+            raise UserError(f"data.{name}: {getattr(cfg, name, None) or name} holds no examples")
+    x, y = train
+    if test is None:
+        (x, y), test = split_fraction(x, y, cfg.test_fraction, seed)
+        test = test if len(test[0]) else None
+    if val is None:
+        (x, y), val = split_fraction(x, y, cfg.val_fraction, seed + 1)
+    return (x, y), val, test
+
+
+def map_classes(labels: list[str], names: list[str], where: str) -> np.ndarray:
+    """Label strings -> indices into the training split's class names; unseen classes are exit 2."""
+    unseen = sorted(set(labels) - set(names))
+    if unseen:
+        raise UserError(f"{where}: classes the training split does not have: {', '.join(map(repr, unseen))}")
+    index = {n: i for i, n in enumerate(names)}
+    return np.array([index[v] for v in labels], np.int32)

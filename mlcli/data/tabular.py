@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.config.data import CsvData, NpzData
-from mlcli.data.raw import RawData, check_labels, split_fraction
+from mlcli.data.raw import RawData, assemble_splits, check_labels, map_classes
 from mlcli.data.registry import SOURCES
 from mlcli.errors import UserError
 
@@ -58,25 +58,37 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
         )
     if not cfg.label:
         raise UserError(f"{path}: data.label must name the label column (columns: {', '.join(header)})")
-    labels = _column(header, rows, cfg.label, path)
     features = cfg.features or [h for h in header if h != cfg.label]
-    x = np.stack([_floats(_column(header, rows, f, path), f, path) for f in features], axis=1)
+    x, labels = _table(header, rows, features, cfg.label, path)
+    held: dict[str, tuple] = {}
+    for split in ("val", "test"):
+        other = getattr(cfg, f"{split}_path")
+        if other:  # columns are found by name, so their order may differ from the training file
+            h, r = _read_csv(Path(other))
+            held[split] = _table(h, r, features, cfg.label, Path(other))
     if cfg.task == "classification":
         class_names = sorted(set(labels))
         y = np.array([class_names.index(v) for v in labels], np.int32)
         check_labels(y, f"{path}: column {cfg.label!r}")
+        held = {k: (hx, map_classes(hl, class_names, f"data.{k}_path: {getattr(cfg, f'{k}_path')}"))
+                for k, (hx, hl) in held.items()}  # fmt: skip
     else:
         class_names = None
         y = _floats(labels, cfg.label, path)
-    (x, y), test = split_fraction(x, y, cfg.test_fraction, seed)
-    train, val = split_fraction(x, y, cfg.val_fraction, seed + 1)
+        held = {k: (hx, _floats(hl, cfg.label, Path(getattr(cfg, f"{k}_path")))) for k, (hx, hl) in held.items()}
+    train, val, test = assemble_splits((x, y), held.get("val"), held.get("test"), cfg, seed)
     task = "classification" if cfg.task == "classification" else "regression"
     return RawData("features", task, train, val, test, class_names=class_names)
 
 
-@SOURCES.register("npz")
-def load_npz(cfg: NpzData, seed: int) -> RawData:
-    path = Path(cfg.path)
+def _table(header: list[str], rows: list[list[str]], features: list[str], label: str, path: Path):
+    """Numeric feature columns by name, and the label column as strings."""
+    labels = _column(header, rows, label, path)
+    x = np.stack([_floats(_column(header, rows, f, path), f, path) for f in features], axis=1)
+    return x, labels
+
+
+def _npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if not path.is_file():
         raise UserError(f"{path}: no such .npz file")
     try:
@@ -89,23 +101,39 @@ def load_npz(cfg: NpzData, seed: int) -> RawData:
     x, y = arrays["x"], arrays.get("y")
     if y is not None and len(y) != len(x):
         raise UserError(f"{path}: 'x' has {len(x)} rows but 'y' has {len(y)}")
+    if x.ndim == 3:
+        x = x[..., None]
+    return x, y
+
+
+@SOURCES.register("npz")
+def load_npz(cfg: NpzData, seed: int) -> RawData:
+    path = Path(cfg.path)
+    x, y = _npz_arrays(path)
     task = cfg.task
     if task == "auto":
         task = "generation" if y is None else ("classification" if np.issubdtype(y.dtype, np.integer) else "regression")
     if task in ("classification", "regression") and y is None:
         raise UserError(f"{path}: task {task!r} needs an array named 'y'")
-    kind = "image" if x.ndim in (3, 4) else "features"
-    if x.ndim == 3:
-        x = x[..., None]
+    kind = "image" if x.ndim == 4 else "features"
     if kind == "image" and x.dtype != np.uint8:
         raise UserError(f"{path}: image arrays must be uint8 0-255 (got {x.dtype})")
+    held = {k: _npz_arrays(Path(getattr(cfg, f"{k}_path"))) for k in ("val", "test") if getattr(cfg, f"{k}_path")}
+    for name, (hx, hy) in held.items():
+        if hx.shape[1:] != x.shape[1:] or (hy is None) != (y is None):
+            raise UserError(f"data.{name}_path: its arrays do not match {path} (x {hx.shape[1:]} vs {x.shape[1:]})")
     class_names = None
     if task == "classification":
         y = y.astype(np.int32)
         check_labels(y, f"{path}: 'y'")
         class_names = [str(i) for i in range(int(y.max()) + 1)]
+        held = {
+            k: (hx, map_classes([str(v) for v in hy.astype(np.int64)], class_names, f"data.{k}_path"))
+            for k, (hx, hy) in held.items()
+        }
     elif y is not None:
-        y = y.astype(np.float32 if task == "regression" else np.int32)
-    (x, y), test = split_fraction(x, y, cfg.test_fraction, seed)
-    train, val = split_fraction(x, y, cfg.val_fraction, seed + 1)
+        dtype = np.float32 if task == "regression" else np.int32
+        y = y.astype(dtype)
+        held = {k: (hx, None if hy is None else hy.astype(dtype)) for k, (hx, hy) in held.items()}
+    train, val, test = assemble_splits((x, y), held.get("val"), held.get("test"), cfg, seed)
     return RawData(kind, task, train, val, test, class_names=class_names)
