@@ -1,8 +1,8 @@
 """Device-aware speed defaults: what `auto` means for XLA, mixed precision and steps per execution.
 
-Measured on the 2-core CPU machines (benchmarks/RESULTS.md): Keras 3's own `jit_compile="auto"`
-turns XLA on and is slower there (CIFAR-shaped CNN 2,688 img/s vs 4,720 with XLA off), so on CPU
-mlcli's `auto` is off. On GPUs XLA and mixed precision usually win, so `auto` turns them on.
+On CPU mlcli's `auto` leaves XLA off, as Keras 3.15's own `jit_compile="auto"` does on CPU-only
+machines (keras/src/trainers/trainer.py); on GPUs XLA and mixed precision usually win, so `auto`
+turns them on. (Issue 15 re-derives these choices from scripted measurements.)
 """
 
 from __future__ import annotations
