@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -245,7 +244,8 @@ def test_two_processes_racing_for_one_run_dir(tmp_path: Path):
         )
         for _ in range(2)
     ]  # fmt: skip
-    outcomes = sorted(p.wait(timeout=300) for p in procs)
-    assert outcomes == [0, 2]
-    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2]
-    assert keras.models.load_model(run / "checkpoints" / "last.keras", compile=False) is not None
+    finished = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in finished) == [0, 2]
+    loser = next(err for code, err in finished if code == 2)
+    assert "another mlcli process is using" in loser or "already exists and is not empty" in loser
+    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2]  # one run's rows, each epoch once

@@ -105,8 +105,8 @@ def write(run_dir: Path, model: keras.Model, state: dict, es_best_weights: list 
 
 
 def _save_weight_list(path: Path, weights: list) -> None:
-    np.savez(path.with_suffix(""), *weights)
-    os.replace(str(path.with_suffix("")) + ".npz", path)
+    with open(path, "wb") as fh:  # an open file keeps numpy from appending ".npz" to the name
+        np.savez(fh, *weights)
 
 
 def load_weight_list(path: Path) -> list:

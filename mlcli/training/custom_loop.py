@@ -119,7 +119,7 @@ def train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quiet
 def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quiet: bool, is_chief: bool, wall) -> dict:
     bundle = setup.prepare_data(cfg, run_dir, resume)
     spec = bundle.spec
-    resolved = setup.resolve_monitors(cfg, spec)
+    resolved = setup.resolve_monitors(cfg, spec, run_dir)
     train_data = bundle.train_data.with_drop_remainder()
     steps = train_data.steps_per_epoch
     if steps < 1:

@@ -34,7 +34,7 @@ class EpochSetter(keras.callbacks.Callback):
 def train(cfg: Any, run_dir: Path, device: Any, *, resume: bool, quiet: bool, wall: Stopwatch) -> dict:
     bundle = setup.prepare_data(cfg, run_dir, resume)
     spec = bundle.spec
-    resolved = setup.resolve_monitors(cfg, spec)
+    resolved = setup.resolve_monitors(cfg, spec, run_dir)
     state = setup.read_resume_state(run_dir, resume)
     strategy = get_strategy(cfg.distribute, device.gpus)
     if strategy is not None and device.steps_per_execution > 1:

@@ -17,7 +17,7 @@ from mlcli.config import monitors
 from mlcli.data import DataBundle, load_dataset
 from mlcli.data.spec import DataSpec
 from mlcli.errors import ConfigError, UserError
-from mlcli.runs import SPEC_FILE
+from mlcli.runs import CONFIG_FILE, SPEC_FILE
 from mlcli.training import checkpoint
 from mlcli.training.callbacks.gan import CollapseWatch, SampleGrid
 from mlcli.training.callbacks.nan_guard import NanGuard
@@ -44,12 +44,12 @@ def prepare_data(cfg: Any, run_dir: Path, resume: bool) -> DataBundle:
     return bundle
 
 
-def resolve_monitors(cfg: Any, spec: DataSpec, config_file: str = "config") -> dict[str, tuple[str | None, str]]:
+def resolve_monitors(cfg: Any, spec: DataSpec, run_dir: Path) -> dict[str, tuple[str | None, str]]:
     """Monitors against what this data really logs (task, and whether val has examples)."""
     try:
         return monitors.resolve_all(cfg, spec.task, spec.num_val > 0)
     except monitors.MonitorError as exc:
-        raise ConfigError([f"{config_file}: {'.'.join(exc.path)}: {exc}"]) from None
+        raise ConfigError([f"{Path(run_dir) / CONFIG_FILE}: {'.'.join(exc.path)}: {exc}"]) from None
 
 
 def steps_per_epoch(spec: DataSpec, batch_size: int) -> int:
