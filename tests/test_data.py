@@ -112,7 +112,10 @@ def test_csv_classification_and_regression(tmp_path: Path):
     assert b.spec.class_names == ["no", "yes"] and b.spec.input_shape == [2]
     assert b.spec.num_train + b.spec.num_val + b.spec.num_test == 100
     r = load_dataset(config(f"{{source: csv, path: {path}, task: regression, label: target, features: [a, b]}}"))
-    assert r.spec.task == "regression" and r.spec.state["std"] != [1.0, 1.0]
+    a = {c["name"]: c for c in r.spec.state["columns"]}["a"]
+    train_a = r.raw.train[0].columns["a"]  # standardised with the training split's statistics only
+    assert r.spec.task == "regression" and a["type"] == "numeric" and len(train_a) < 100
+    assert np.isclose(a["mean"], train_a.mean()) and np.isclose(a["variance"], train_a.var())
 
 
 def test_csv_timeseries(tmp_path: Path):
@@ -129,7 +132,7 @@ def test_csv_timeseries(tmp_path: Path):
         (["a,label", "1,x", "2,y"], "label: nope", "no column named 'nope'"),
         (["a,label", "1,x", "2,x", "3,x"], "label: label", "single class"),
         (["t,value", "1,1", "2,2", "3,3"], "task: timeseries, window: 50", "longer than"),
-        (["a,label", "1,x", "oops,y"], "label: label", "must be numeric"),
+        (["a,label", "1,x", "oops,y"], "label: label, columns: {a: numeric}", "is numeric but has the value 'oops'"),
     ],
 )
 def test_csv_bad_input_exits_2(tmp_path: Path, rows, data, message):

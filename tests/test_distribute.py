@@ -157,12 +157,13 @@ def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: P
     time.sleep(3)  # the non-chief first, as Slurm may start them
     chief = start_worker(ports, 0, SMOKE / "multi_worker.yaml", "--run-dir", run, *BN_WORKERS)
     deadline = time.time() + 240
-    while time.time() < deadline and not (run / "backup" / "epoch-000002").is_dir():
+    committed = [run / "backup" / "epoch-000002", run / "workers" / "worker-1" / "backup" / "epoch-000002"]
+    while time.time() < deadline and not all(p.is_dir() for p in committed):  # each commits its own epoch 2
         time.sleep(0.05)
     for proc in (chief, worker):
         proc.kill()
         proc.wait()
-    assert (run / "backup" / "epoch-000002").is_dir(), chief.stderr.read()[-2000:]
+    assert all(p.is_dir() for p in committed), chief.stderr.read()[-2000:]
     ports = free_ports(2)
     procs = [start_worker(ports, i, "--resume", run) for i in (1, 0)]
     outs = [p.communicate(timeout=300) for p in procs]

@@ -181,7 +181,7 @@ def test_transformer_max_pooling_ignores_padding():
 def _sequence_and_pooled(model, tokens):
     """The encoder's output sequence and the pooling layer's output for `tokens`."""
     sequence = model.get_layer("final_norm").output
-    pooled = model.layers[model.layers.index(model.get_layer("final_norm")) + 1].output
+    pooled = model.get_layer("pooled").output
     return (t.numpy() for t in keras.Model(model.inputs, [sequence, pooled])(tokens))
 
 

@@ -97,26 +97,65 @@ def mixed_image_folder(root: Path) -> list[Path]:
 
 
 def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
+    """Training streams files through the same decode as `predict`, and both equal Keras' own folder
+    loader (decode, bilinear resize) rounded to uint8: an independent reading of the same files."""
+    import keras
+
     from mlcli.commands.predict import read_inputs
-    from mlcli.data.folders import _image_arrays
+    from mlcli.data import load_dataset, pipeline
     from mlcli.runs import open_run
 
     files = mixed_image_folder(tmp_path / "images")
     cfg = tmp_path / "img.yaml"
     cfg.write_text(
         f"name: images\ndata: {{source: image_folder, path: '{tmp_path / 'images'}', image_size: [12, 16],"
-        " batch_size: 8}\nmodel: {type: cnn, blocks: [{filters: 4}], head: global_avg}\n"
+        " batch_size: 8, val_fraction: 0.0}\nmodel: {type: cnn, blocks: [{filters: 4}], head: global_avg}\n"
         "training: {epochs: 1, tensorboard: false, plots: false}\n"
     )
     run = tmp_path / "run"
     assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
     opened = open_run(run)
-    trained, _, _ = _image_arrays(tmp_path / "images", opened.cfg.data)
-    predicted, _ = read_inputs([str(f) for f in sorted(files)], opened)
-    order = sorted(range(len(files)), key=lambda i: str(sorted(files)[i]))
-    np.testing.assert_array_equal(predicted[order], trained)  # same decode, resize and rounding
+    keras_loader = keras.utils.image_dataset_from_directory(
+        tmp_path / "images", image_size=(12, 16), batch_size=None, shuffle=False, verbose=False
+    )
+    expected = {i: np.clip(np.round(x.numpy()), 0, 255).astype(np.uint8) for i, (x, _) in enumerate(keras_loader)}
+    by_path = dict(zip(keras_loader.file_paths, expected.values()))
+    train = load_dataset(opened.cfg, opened.spec).raw.train
+    streamed = [x.numpy() for x, _ in pipeline.decoded(train)]
+    for path, pixels in zip(train[0].paths, streamed, strict=True):
+        np.testing.assert_array_equal(pixels, by_path[path], err_msg=path)
+    predicted, _ = read_inputs([str(f) for f in files], opened)
+    for path, pixels in zip(files, predicted, strict=True):
+        np.testing.assert_array_equal(pixels, by_path[str(path)], err_msg=str(path))
     result = cli("predict", run, *map(str, files[:3]))
     assert result.exit_code == 0, result.output
+
+
+def test_image_folder_trains_identically_from_memory_disk_or_no_cache(tmp_path: Path):
+    """Files stream from disk; caching decoded images changes nothing about the batches (same
+    metrics, byte for byte). A corrupt file is exit 2 naming it, or skipped with `skip_corrupt`."""
+    mixed_image_folder(tmp_path / "images")
+    (tmp_path / "images" / "dark" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    data = f"source: image_folder, path: '{tmp_path / 'images'}', image_size: [12, 16], batch_size: 4"
+    model = "model: {type: cnn, blocks: [{filters: 4}], head: global_avg}\n"
+    train = "training: {epochs: 2, tensorboard: false, plots: false}\n"
+    cfg = tmp_path / "img.yaml"
+    cfg.write_text(f"name: images\ndata: {{{data}, preprocessing: {{augment: [random_flip]}}}}\n{model}{train}")
+    refused = cli("train", cfg, "--run-dir", tmp_path / "refused", "--quiet")
+    assert refused.exit_code == 2 and "images/dark/broken.jpg: unreadable image" in refused.output
+    metrics = {}
+    for cache in ("none", "memory", "disk"):
+        result = cli("train", cfg, "--run-dir", tmp_path / cache, "--quiet",
+                     "--set", f"data.cache={cache}", "--set", "data.skip_corrupt=true")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "skipping" in result.output and "broken.jpg" in result.output
+        rows = (tmp_path / cache / "metrics.csv").read_text().splitlines()
+        header = rows[0].split(",")
+        keep = [i for i, h in enumerate(header) if "loss" in h or "accuracy" in h]
+        metrics[cache] = [[row.split(",")[i] for i in keep] for row in rows]
+        spec = json.loads((tmp_path / cache / "data_spec.json").read_text())
+        assert spec["num_train"] + spec["num_val"] + spec["num_test"] == 24  # the broken file is not counted
+    assert metrics["none"] == metrics["memory"] == metrics["disk"] and len(metrics["none"]) == 3
 
 
 def test_csv_with_separate_val_and_test_files_in_another_column_order(tmp_path: Path):
@@ -150,11 +189,15 @@ def test_folder_with_train_val_test_subfolders_and_unseen_classes(tmp_path: Path
     root = tmp_path / "data"
     for split, copies in (("train", 4), ("validation", 1), ("test", 2)):
         multilingual_folder(root / split, copies=copies)
+    (root / "test" / "pos" / "only_here.txt").write_text("Zwölftonmusik großartig", encoding="utf-8")
     cfg = text_config(tmp_path, f"{{source: text_folder, path: '{root}', batch_size: 8}}")
     run = tmp_path / "run"
     assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
     spec = json.loads((run / "data_spec.json").read_text())
-    assert (spec["num_train"], spec["num_val"], spec["num_test"]) == (48, 12, 24)
+    assert (spec["num_train"], spec["num_val"], spec["num_test"]) == (48, 12, 25)
+    vocabulary = spec["state"]["vocabulary"]  # adapted on train only: a test-only word is out of vocabulary
+    assert "großartig" in vocabulary and vocabulary[1] == "[UNK]"
+    assert not any(t.lower() == "zwölftonmusik" for t in vocabulary)
     (root / "test" / "meh").mkdir()
     (root / "test" / "meh" / "1.txt").write_text("so so", encoding="utf-8")
     refused = cli("train", cfg, "--run-dir", tmp_path / "run2", "--quiet")

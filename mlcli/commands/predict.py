@@ -31,10 +31,19 @@ def _images(paths: list[str], spec) -> np.ndarray:
     return np.stack(out)
 
 
-def _csv_rows(path: Path, run) -> np.ndarray:
+def _csv_rows(path: Path, run):
+    """CSV rows as the model reads them, columns found by the names stored at training."""
+    from mlcli.data.table import column, predict_rows, read_csv
+
+    cfg = run.cfg.data
+    if run.spec.kind == "table":
+        return predict_rows(path, run.spec.state, getattr(cfg, "label", None))
+    if run.spec.kind == "text":
+        name = run.spec.state.get("text_column") or "text"
+        header, columns = read_csv(path)
+        return np.array(column(header, columns, name, path), dtype=object)
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    cfg = run.cfg.data
     if run.spec.kind == "series":
         column = getattr(cfg, "value_column", None) or (list(rows[0])[-1] if rows else "value")
         values = np.array([float(r[column]) for r in rows], np.float32)
@@ -83,8 +92,18 @@ def read_inputs(inputs: list[str], run) -> tuple[np.ndarray, list[str]]:
     )
 
 
-def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoint: str, top_k: int) -> list:
+def model_batch(x, spec):
+    """Raw inputs through the run's saved preprocessing: what the checkpoint takes."""
     from mlcli.data.preprocess import preprocessor
+    from mlcli.data.table import Table, model_batch
+
+    if isinstance(x, Table):
+        return model_batch(x)
+    pre = preprocessor(spec.kind, spec.state)
+    return pre(x.astype(str) if x.dtype == object else x) if pre is not None else x
+
+
+def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoint: str, top_k: int) -> list:
     from mlcli.evaluation.scoring import probabilities
 
     run = open_run(run_dir)
@@ -92,9 +111,7 @@ def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoi
         raise UserError(f"{run_dir} is a GAN; use `mlcli sample {run_dir}` to generate images")
     model = load_checkpoint(run, checkpoint)
     x, names = read_inputs(inputs, run)
-    pre = preprocessor(run.spec.kind, run.spec.state)
-    batch = pre(x.astype(str) if x.dtype == object else x) if pre is not None else x
-    raw = np.asarray(model(batch, training=False), np.float32)
+    raw = np.asarray(model(model_batch(x, run.spec), training=False), np.float32)
     results = []
     if run.spec.task == "classification":
         probs = probabilities(raw)

@@ -45,11 +45,16 @@ class Preprocessing(StrictModel):
     text: TextVectorization = Field(default_factory=TextVectorization)
 
 
+def _cache_setting(value: object) -> object:
+    return {True: "memory", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
+
 class _Source(StrictModel):
     batch_size: PositiveInt = 32
     val_fraction: Fraction = 0.1
     shuffle_buffer: PositiveInt = 10000
-    cache: bool = True
+    # decoded examples kept after the first epoch; auto = memory when they fit in 256 MiB, else none
+    cache: Annotated[Literal["auto", "memory", "disk", "none"], BeforeValidator(_cache_setting)] = "auto"
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
 
 
@@ -89,6 +94,7 @@ class ImageFolderData(_Source):
     test_fraction: Fraction = 0.0
     image_size: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] = (64, 64)
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
+    skip_corrupt: bool = False
 
 
 class TextFolderData(_Source):
@@ -99,9 +105,12 @@ class TextFolderData(_Source):
     val_path: str | None = None
     test_path: str | None = None
     test_fraction: Fraction = 0.0
+    skip_corrupt: bool = False
 
 
 class CsvData(_Source):
+    """A table: each feature column is numeric, categorical or text (inferred; `columns` overrides)."""
+
     source: Literal["csv"]
     path: str
     val_path: str | None = None
@@ -109,6 +118,7 @@ class CsvData(_Source):
     task: Literal["classification", "regression", "timeseries"] = "classification"
     label: str | None = None
     features: list[str] | None = None
+    columns: dict[str, Literal["numeric", "categorical", "text", "ignore"]] = Field(default_factory=dict)
     value_column: str | None = None
     window: PositiveInt = 24
     horizon: PositiveInt = 1

@@ -77,8 +77,13 @@ def _make_spec(raw: Any, state: dict, model_type: str, horizon: int) -> DataSpec
     task = "generation" if model_type == "gan" else raw.task
     vocab = None
     if raw.kind == "image":
-        element = raw.train[0][0] if isinstance(raw.train, tuple) else next(iter(raw.train))[0]
-        shape = list(np.shape(element))
+        from mlcli.data.files import Files
+
+        x = raw.train[0] if isinstance(raw.train, tuple) else None
+        if isinstance(x, Files):
+            shape = [*x.size, x.channels]
+        else:
+            shape = list(np.shape(x[0] if x is not None else next(iter(raw.train))[0]))
     elif raw.kind == "text":
         shape = [state["text"]["sequence_length"]]
         vocab = len(state["vocabulary"])
@@ -86,6 +91,8 @@ def _make_spec(raw: Any, state: dict, model_type: str, horizon: int) -> DataSpec
         shape, vocab = [raw.train[0].shape[1]], raw.vocab_size
     elif raw.kind == "features":
         shape = [raw.train[0].shape[1]]
+    elif raw.kind == "table":
+        shape = [len(state["columns"])]
     else:  # series
         shape = [state["window"], 1]
     output_dim = horizon if raw.kind == "series" else 1

@@ -1,7 +1,7 @@
-"""`class_name/*.png|jpg` and `class_name/*.txt` folders, read with Keras' own directory loaders.
+"""`class_name/*.png|jpg` and `class_name/*.txt` folders, streamed from disk as file lists.
 
-Folders are checked before Keras sees them, so an empty class or a corrupt image is a one-line
-user error naming the path. Nothing is ever written into the user's folders.
+Folders are checked before training, so an empty class or a corrupt file is a one-line user error
+naming the path (or a skipped file with `skip_corrupt: true`). Nothing is written into the folders.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.config.data import ImageFolderData, TextFolderData
+from mlcli.data.files import IMAGE_SUFFIXES, Files, checked, decode_image, list_files
 from mlcli.data.raw import RawData, assemble_splits, map_classes
 from mlcli.data.registry import SOURCES
 from mlcli.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 
 
 def _class_dirs(root: Path, suffixes: set[str], at_least: int = 2) -> list[Path]:
@@ -25,70 +26,33 @@ def _class_dirs(root: Path, suffixes: set[str], at_least: int = 2) -> list[Path]
     if not classes:
         raise UserError(f"{root}: no class folders inside; expected {root}/<class_name>/<files>")
     for cls in classes:
-        if not any(f.suffix.lower() in suffixes for f in cls.iterdir() if f.is_file()):
+        if not list_files(cls, suffixes):
             raise UserError(f"{cls}: class folder has no {'/'.join(sorted(suffixes))} files")
     if len(classes) < at_least:
         raise UserError(f"{root}: only one class folder ({classes[0].name}); need at least two")
     return classes
 
 
-def _check_images(classes: list[Path]) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    for cls in classes:
-        for f in sorted(cls.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                with Image.open(f) as img:
-                    img.verify()
-            except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-                raise UserError(f"{f}: unreadable image ({exc})") from None
-
-
-def _image_arrays(root: Path, cfg: ImageFolderData, at_least: int = 2) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    import keras
-
-    classes = _class_dirs(root, IMAGE_SUFFIXES, at_least)
-    _check_images(classes)
-    ds = keras.utils.image_dataset_from_directory(
-        root,
-        labels="inferred",
-        label_mode="int",
-        class_names=[c.name for c in classes],
-        color_mode=cfg.color_mode,
-        image_size=tuple(cfg.image_size),
-        batch_size=None,
-        shuffle=False,
-        verbose=False,
-    )
-    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
-    x = np.clip(np.round(np.stack(xs)), 0, 255).astype(np.uint8)
-    return x, np.array(ys, np.int32), [c.name for c in classes]
+def _file_lists(root: Path, files: Files, skip_corrupt: bool, at_least: int = 2):
+    """Paths and labels of every readable file under `root/<class>/`, in a fixed (sorted) order."""
+    suffixes = IMAGE_SUFFIXES if files.kind == "image" else {".txt"}
+    classes = _class_dirs(root, suffixes, at_least)
+    paths, labels = [], []
+    for label, folder in enumerate(classes):
+        good = checked(list_files(folder, suffixes), files.kind, skip_corrupt)
+        if not good:
+            raise UserError(f"{folder}: no readable files left after skipping corrupt ones")
+        paths.extend(str(p) for p in good)
+        labels.extend([label] * len(good))
+    x = Files(np.array(paths, dtype=object), files.kind, files.size, files.channels)
+    return x, np.array(labels, np.int32), [c.name for c in classes]
 
 
 def read_image(path: Path | str, size: tuple[int, int], channels: int) -> np.ndarray:
-    """One image file as training sees it (Keras' directory loader: decode, bilinear resize,
-    then rounded to uint8 here); `predict` and export use this too, so inputs match exactly."""
+    """One image file exactly as training reads it (`files.decode_image`), for `predict`."""
     import tensorflow as tf
 
-    img = tf.image.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
-    img = tf.image.resize(img, size, method="bilinear")
-    return np.clip(np.round(img.numpy()), 0, 255).astype(np.uint8)
-
-
-def _text_arrays(root: Path, at_least: int = 2) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Every `<class>/*.txt` decoded as UTF-8 (a BOM is dropped); a file that is not UTF-8 is exit 2."""
-    classes = _class_dirs(root, {".txt"}, at_least)
-    texts, labels = [], []
-    for label, folder in enumerate(classes):
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".txt"):
-            try:
-                texts.append(path.read_bytes().decode("utf-8-sig"))
-            except UnicodeDecodeError as exc:
-                raise UserError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-            labels.append(label)
-    return np.array(texts, dtype=object), np.array(labels, np.int32), [c.name for c in classes]
+    return decode_image(tf.io.read_file(str(path)), tuple(size), channels).numpy()
 
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -115,13 +79,13 @@ def _relabel(y: np.ndarray, own: list[str], train_names: list[str], where: Path)
     return map_classes([own[i] for i in y], train_names, str(where))
 
 
-def _load_splits(cfg, read, seed: int) -> tuple[tuple, tuple, tuple, list[str]]:
+def _load_splits(cfg, files: Files, seed: int) -> tuple[tuple, tuple, tuple, list[str]]:
     roots = split_roots(cfg)
-    x, y, names = read(roots["train"])
+    x, y, names = _file_lists(roots["train"], files, cfg.skip_corrupt)
     held = {}
     for split in ("val", "test"):
         if split in roots:
-            sx, sy, own = read(roots[split], 1)
+            sx, sy, own = _file_lists(roots[split], files, cfg.skip_corrupt, 1)
             held[split] = (sx, _relabel(sy, own, names, roots[split]))
     train, val, test = assemble_splits((x, y), held.get("val"), held.get("test"), cfg, seed)
     return train, val, test, names
@@ -129,11 +93,12 @@ def _load_splits(cfg, read, seed: int) -> tuple[tuple, tuple, tuple, list[str]]:
 
 @SOURCES.register("image_folder")
 def load_images(cfg: ImageFolderData, seed: int) -> RawData:
-    train, val, test, names = _load_splits(cfg, lambda root, at_least=2: _image_arrays(root, cfg, at_least), seed)
+    files = Files(np.array([], dtype=object), "image", tuple(cfg.image_size), CHANNELS[cfg.color_mode])
+    train, val, test, names = _load_splits(cfg, files, seed)
     return RawData("image", "classification", train, val, test, class_names=names)
 
 
 @SOURCES.register("text_folder")
 def load_texts(cfg: TextFolderData, seed: int) -> RawData:
-    train, val, test, names = _load_splits(cfg, _text_arrays, seed)
+    train, val, test, names = _load_splits(cfg, Files(np.array([], dtype=object), "text"), seed)
     return RawData("text", "classification", train, val, test, class_names=names)

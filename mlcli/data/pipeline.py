@@ -90,14 +90,62 @@ def as_dataset(split: Any):
     """numpy `(x, y)` or `(x, None)` → unbatched tf.data; tf.data passes through."""
     import tensorflow as tf
 
+    from mlcli.data.files import Files
+    from mlcli.data.table import Table, model_batch
+
     if split is None or isinstance(split, tf.data.Dataset):
         return split
     x, y = split
-    if x.dtype == object:  # text: str, or UTF-8 bytes (numpy's astype(str) would decode as ASCII)
+    if isinstance(x, Files):  # paths only: `decoded` reads the files
+        return x.dataset(y)
+    if isinstance(x, Table):  # a dict of columns: strings stay strings, the model encodes them
+        x = model_batch(x)
+    elif x.dtype == object:  # text: str, or UTF-8 bytes (numpy's astype(str) would decode as ASCII)
         x = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in x], dtype=str)
     if y is None:
         return tf.data.Dataset.from_tensor_slices(x).map(lambda v: (v, tf.zeros((), tf.int32)))
     return tf.data.Dataset.from_tensor_slices((x, y))
+
+
+def _files(split: Any):
+    from mlcli.data.files import Files
+
+    return split[0] if isinstance(split, tuple) and isinstance(split[0], Files) else None
+
+
+def _decode(ds, files):
+    import tensorflow as tf
+
+    return ds.map(lambda path, y: (files.decode(path), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+
+def _cache(ds, mode: str):
+    """`memory` or `disk` (a temporary file, removed at exit) keep decoded examples after epoch 1."""
+    if mode == "memory":
+        return ds.cache()
+    if mode == "disk":
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="mlcli-cache-")
+        atexit.register(shutil.rmtree, folder, True)
+        return ds.cache(f"{folder}/split")
+    return ds
+
+
+def decoded(split: Any, cache: str = "none"):
+    """A split as unbatched `(x, y)` examples, files decoded, cached as `cache` says."""
+    from mlcli.data.files import cache_mode
+
+    ds = as_dataset(split)
+    if ds is None:
+        return None
+    files = _files(split)
+    if files is not None:
+        ds = _decode(ds, files)
+    return _cache(ds, cache_mode(cache, files if files is not None else split))
 
 
 def build(
@@ -108,7 +156,7 @@ def build(
     training: bool,
     seed: int,
     shuffle_buffer: int = 10000,
-    cache: bool = True,
+    cache: str = "auto",
     augment: list[Augmentation] | None = None,
 ):
     """One split as a batched, preprocessed, prefetched tf.data pipeline (None stays None).
@@ -119,10 +167,7 @@ def build(
         return None
     if training:
         return TrainData(split, spec, batch_size, seed, shuffle_buffer, cache, augment or []).epoch(0)
-    ds = as_dataset(split)
-    if cache:
-        ds = ds.cache()
-    return _finish(ds.batch(batch_size), spec, None, None)
+    return _finish(decoded(split, cache).batch(batch_size), spec, None, None)
 
 
 def _finish(ds, spec: DataSpec, augment_layers, epoch):
@@ -160,8 +205,15 @@ class TrainData:
     """
 
     def __init__(self, split, spec, batch_size, seed, shuffle_buffer, cache, augment, drop_remainder=False):
-        base = as_dataset(split)
-        self.base = base.cache() if cache else base
+        from mlcli.data.files import cache_mode
+
+        files = _files(split)
+        self.files = files if files is not None and cache_mode(cache, files) == "none" else None
+        if self.files is not None:  # shuffle paths (all of them: they are small), decode after
+            self.base = as_dataset(split)
+            shuffle_buffer = max(shuffle_buffer, len(files))
+        else:
+            self.base = decoded(split, cache)
         self.spec, self.batch_size, self.seed = spec, batch_size, seed
         self.shuffle_buffer, self.drop_remainder = shuffle_buffer, drop_remainder
         self.augment = _augmenter(augment)
@@ -174,6 +226,8 @@ class TrainData:
         import tensorflow as tf
 
         ds = self.base.shuffle(self.shuffle_buffer, seed=epoch_seed(self.seed, epoch), reshuffle_each_iteration=False)
+        if self.files is not None:
+            ds = _decode(ds, self.files)
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
         return _finish(ds, self.spec, self.augment, tf.cast(epoch, tf.int64))
 

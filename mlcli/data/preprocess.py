@@ -40,6 +40,13 @@ def fit_state(raw: RawData, prep: Preprocessing, model_type: str, window: int = 
             state.update(window=window, horizon=horizon, step_std=max(step, 1e-6))
     elif raw.kind == "text":
         state.update(_adapt_text(raw, prep))
+        if raw.text_column:
+            state["text_column"] = raw.text_column
+    elif raw.kind == "table":
+        from mlcli.data.table import fit_table_state
+
+        types, others = raw.table_columns
+        state.update(fit_table_state(raw.train[0], types, others, prep.standardize, prep.text.model_dump()))
     return state
 
 
@@ -56,17 +63,23 @@ def _text_layer(prep_text: dict, vocabulary: list[str] | None = None, name: str 
     )
 
 
-def _adapt_text(raw: RawData, prep: Preprocessing) -> dict:
+def adapt_vocabulary(texts, settings: dict) -> list[str]:
+    """Keras' TextVectorization vocabulary of `texts` (an array of str, or a tf.data of strings)."""
     import tensorflow as tf
 
-    settings = prep.text.model_dump()
     layer = _text_layer(settings)
-    if isinstance(raw.train, tuple):
-        texts = tf.data.Dataset.from_tensor_slices(raw.train[0].astype(str))
-    else:
-        texts = raw.train.map(lambda x, y: x)
+    if not isinstance(texts, tf.data.Dataset):
+        texts = tf.data.Dataset.from_tensor_slices(np.asarray([str(t) for t in texts], dtype=str))
     layer.adapt(texts.batch(512))
-    return {"text": settings, "vocabulary": layer.get_vocabulary()}
+    return layer.get_vocabulary()
+
+
+def _adapt_text(raw: RawData, prep: Preprocessing) -> dict:
+    settings = prep.text.model_dump()
+    from mlcli.data.pipeline import decoded
+
+    texts = decoded(raw.train).map(lambda x, y: x)
+    return {"text": settings, "vocabulary": adapt_vocabulary(texts, settings)}
 
 
 def preprocessor(spec_kind: str, state: dict):

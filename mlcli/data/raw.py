@@ -28,6 +28,8 @@ class RawData:
     vocab_size: int | None = None
     sizes: tuple[int, int, int] | None = None
     series: tuple | None = None  # for `series`: the raw (train, val, test) values before windowing
+    table_columns: tuple[dict, list] | None = None  # for `table`: feature types, other file columns
+    text_column: str | None = None  # for `text` read from a CSV: the column's name
 
 
 def split_arrays(split: Any, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -36,7 +38,8 @@ def split_arrays(split: Any, limit: int | None = None) -> tuple[np.ndarray, np.n
         return np.zeros((0,)), None
     if isinstance(split, tuple):
         x, y = split
-        return x[:limit], None if y is None else y[:limit]
+        x = x[:limit].arrays() if hasattr(x, "arrays") else x[:limit]  # files: decoded here
+        return x, None if y is None else y[:limit]
     pairs = [(x.numpy(), y.numpy()) for x, y in (split.take(limit) if limit else split)]
     if not pairs:
         return np.zeros((0,)), None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from mlcli.fileio import atomic_write_text
 
 Task = Literal["classification", "regression", "forecast", "generation"]
-InputKind = Literal["image", "text", "tokens", "features", "series"]
+InputKind = Literal["image", "text", "tokens", "features", "series", "table"]
 
 
 @dataclass

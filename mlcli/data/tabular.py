@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -10,40 +9,24 @@ import numpy as np
 from mlcli.config.data import CsvData, NpzData
 from mlcli.data.raw import RawData, assemble_splits, check_labels, map_classes
 from mlcli.data.registry import SOURCES
+from mlcli.data.table import Table, column, column_types, missing_mask, parse_numeric, read_csv, typed_table
 from mlcli.errors import UserError
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    if not path.is_file():
-        raise UserError(f"{path}: no such CSV file")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
-        raise UserError(f"{path}: the CSV needs a header row and at least one data row")
-    return [h.strip() for h in rows[0]], rows[1:]
-
-
-def _column(header: list[str], rows: list[list[str]], name: str, path: Path) -> list[str]:
-    if name not in header:
-        raise UserError(f"{path}: no column named {name!r}; columns are: {', '.join(header)}")
-    i = header.index(name)
-    return [row[i].strip() for row in rows if len(row) > i]
-
-
-def _floats(values: list[str], name: str, path: Path) -> np.ndarray:
-    try:
-        return np.array([float(v) for v in values], np.float32)
-    except ValueError as exc:
-        raise UserError(f"{path}: column {name!r} must be numeric: {exc}") from None
+def _floats(values, name: str, path: Path) -> np.ndarray:
+    out = parse_numeric(values, name, str(path))
+    if np.isnan(out).any():
+        raise UserError(f"{path}: column {name!r} has {int(np.isnan(out).sum())} missing values")
+    return out
 
 
 @SOURCES.register("csv")
 def load_csv(cfg: CsvData, seed: int) -> RawData:
     path = Path(cfg.path)
-    header, rows = _read_csv(path)
+    header, columns = read_csv(path)
     if cfg.task == "timeseries":
-        column = cfg.value_column or header[-1]
-        series = _floats(_column(header, rows, column, path), column, path)
+        name = cfg.value_column or header[-1]
+        series = _floats(column(header, columns, name, path), name, path)
         needed = cfg.window + cfg.horizon
         n_test = int(len(series) * cfg.test_fraction)
         n_val = int(len(series) * cfg.val_fraction)
@@ -51,7 +34,7 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
         if n_train < needed:
             raise UserError(
                 f"{path}: window ({cfg.window}) + horizon ({cfg.horizon}) is longer than the "
-                f"{n_train} training values of {column!r} ({len(series)} in all)"
+                f"{n_train} training values of {name!r} ({len(series)} in all)"
             )
         return RawData(
             "series", "forecast", series[:n_train], series[n_train : n_train + n_val], series[n_train + n_val :]
@@ -59,33 +42,41 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
     if not cfg.label:
         raise UserError(f"{path}: data.label must name the label column (columns: {', '.join(header)})")
     features = cfg.features or [h for h in header if h != cfg.label]
-    x, labels = _table(header, rows, features, cfg.label, path)
-    held: dict[str, tuple] = {}
-    for split in ("val", "test"):
-        other = getattr(cfg, f"{split}_path")
+    types = column_types(header, columns, features, dict(cfg.columns), path)
+    others = [h for h in header if h not in types and h != cfg.label]
+
+    def split(where: Path, head: list[str], cols: list) -> tuple[Table, tuple[str, ...]]:
+        labels = column(head, cols, cfg.label, where)
+        unlabelled = int(missing_mask(np.asarray(labels, dtype=str)).sum())
+        if unlabelled:
+            raise UserError(f"{where}: {unlabelled} row(s) have no value in the label column {cfg.label!r}")
+        return typed_table(head, cols, types, where), labels
+
+    x, labels = split(path, header, columns)
+    held = {}
+    for name in ("val", "test"):
+        other = getattr(cfg, f"{name}_path")
         if other:  # columns are found by name, so their order may differ from the training file
-            h, r = _read_csv(Path(other))
-            held[split] = _table(h, r, features, cfg.label, Path(other))
+            held[name] = split(Path(other), *read_csv(Path(other)))
     if cfg.task == "classification":
-        class_names = sorted(set(labels))
-        y = np.array([class_names.index(v) for v in labels], np.int32)
+        class_names = sorted({v.strip() for v in labels})
+        y = map_classes([v.strip() for v in labels], class_names, f"{path}: column {cfg.label!r}")
         check_labels(y, f"{path}: column {cfg.label!r}")
-        held = {k: (hx, map_classes(hl, class_names, f"data.{k}_path: {getattr(cfg, f'{k}_path')}"))
-                for k, (hx, hl) in held.items()}  # fmt: skip
+        held = {
+            k: (hx, map_classes([v.strip() for v in hl], class_names, f"data.{k}_path: {getattr(cfg, f'{k}_path')}"))
+            for k, (hx, hl) in held.items()
+        }
     else:
         class_names = None
         y = _floats(labels, cfg.label, path)
         held = {k: (hx, _floats(hl, cfg.label, Path(getattr(cfg, f"{k}_path")))) for k, (hx, hl) in held.items()}
     train, val, test = assemble_splits((x, y), held.get("val"), held.get("test"), cfg, seed)
     task = "classification" if cfg.task == "classification" else "regression"
-    return RawData("features", task, train, val, test, class_names=class_names)
-
-
-def _table(header: list[str], rows: list[list[str]], features: list[str], label: str, path: Path):
-    """Numeric feature columns by name, and the label column as strings."""
-    labels = _column(header, rows, label, path)
-    x = np.stack([_floats(_column(header, rows, f, path), f, path) for f in features], axis=1)
-    return x, labels
+    if list(types.values()) == ["text"]:  # a text,label CSV is a text dataset, exactly like a text folder
+        text = next(iter(types))
+        train, val, test = ((s[0].columns[text], s[1]) if s is not None else None for s in (train, val, test))
+        return RawData("text", task, train, val, test, class_names=class_names, text_column=text)
+    return RawData("table", task, train, val, test, class_names=class_names, table_columns=(types, others))
 
 
 def _npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -16,7 +16,7 @@ def collect(model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for x, y in dataset:
         outs.append(np.asarray(model(x, training=False), np.float32))
         ys.append(np.asarray(y))
-        x = np.asarray(x)
+        x = np.asarray(x) if not isinstance(x, dict) else np.zeros((len(y), 0))  # a table: dict of columns
         lasts.append(x[:, -1, 0] if x.ndim == 3 and x.dtype.kind == "f" else np.zeros(len(x)))
     return np.concatenate(lasts), np.concatenate(ys), np.concatenate(outs)
 

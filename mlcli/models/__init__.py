@@ -20,4 +20,11 @@ def build_model(cfg: Any, spec: Any):
         problems = model_cfg.check_input(tuple(spec.input_shape))
         if problems:
             raise ConfigError([f"model.{'.'.join(map(str, p))}: {m}" for p, m in problems])
+    if spec.kind == "table" and model_cfg.type != "mlp":
+        raise ConfigError(
+            [
+                f"model.type: {model_cfg.type!r} cannot read a table of mixed columns; use mlp (a CSV whose only "
+                "feature is a text column trains with rnn or transformer)"
+            ]
+        )
     return MODELS.get(model_cfg.type)(model_cfg, spec, cfg)
