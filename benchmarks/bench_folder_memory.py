@@ -44,7 +44,7 @@ def write_images(root: Path, count: int, classes: int = 4) -> None:
 
 
 def subset(source: Path, target: Path, count: int) -> None:
-    files = sorted(source.rglob("*.jpg"))[:count]  # names interleave classes, so this stays balanced
+    files = sorted(source.rglob("*.jpg"), key=lambda f: f.name)[:count]  # names interleave the classes
     for f in files:
         (target / f.parent.name).mkdir(parents=True, exist_ok=True)
         os.link(f, target / f.parent.name / f.name)

@@ -101,14 +101,20 @@ def validate(config: ConfigArg, set_: SetOption = None) -> None:
 
 
 @config_app.command("show")
-def config_show(config: ConfigArg, set_: SetOption = None) -> None:
-    """Print the resolved config: overrides applied, defaults filled in."""
+def config_show(
+    config: ConfigArg,
+    set_: SetOption = None,
+    origin: Annotated[bool, typer.Option("--origin", help="Show where each value came from.")] = False,
+) -> None:
+    """Print the resolved config: bases merged, overrides applied, defaults filled in."""
 
     def action() -> None:
-        from mlcli.config import load_config
-        from mlcli.config.render import to_yaml
+        from mlcli.config.loader import load_document, validate_document
+        from mlcli.config.render import to_yaml, with_origins
 
-        typer.echo(to_yaml(load_config(config, set_ or [])), nl=False)
+        doc = load_document(config, set_ or [])
+        cfg = validate_document(doc)
+        typer.echo(with_origins(cfg, doc) if origin else to_yaml(cfg), nl=False)
 
     _run(action)
 

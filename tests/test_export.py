@@ -148,6 +148,7 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
     cases = {
         "image": ({"inputs": pixels.tolist()}, tmp_path / "pixels.npz", FORMATS),
         "text": ({"text": lines}, tmp_path / "lines.txt", FORMATS),
+        "text_csv": ({"text": lines}, tmp_path / "lines.txt", ["keras", "tflite"]),
         "table": (_table_rows(tmp_path / "rows.csv"), tmp_path / "rows.csv", ["keras", "saved_model"]),
         "gan": ({"latent": np.random.default_rng(2).normal(size=(3, 16)).tolist(), "label": [0, 1, 2]}, None, FORMATS),
     }
@@ -182,6 +183,8 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
             assert images.min() >= 0 and images.max() <= 255 and images.std() > 0
             continue
         assert result["output"] == "probabilities", key
+        if kind == "text_csv":  # trained on the same rows as a CSV: the very same exported model
+            np.testing.assert_array_equal(result["values"], got[key.replace("text_csv", "text")]["values"])
         for row, predicted in zip(np.array(result["values"]), expected[kind], strict=True):
             by_class = {p["class"]: p["probability"] for p in predicted["predictions"]}
             assert set(by_class) == set(result["classes"]), key
@@ -203,6 +206,11 @@ def test_text_folder_and_the_same_text_as_csv_train_the_same_model(runs, tmp_pat
             )
         )
     assert seen[0] == seen[1]
+    scores = []
+    for name in ("text", "text_csv"):
+        assert cli("evaluate", runs[name], "--json").exit_code == 0
+        scores.append(json.loads((runs[name] / "eval.json").read_text(encoding="utf-8")))
+    assert scores[0] == scores[1] and scores[0]["samples"] == 6
     assert "映画" in seen[0][2] and "très" in seen[0][2] and seen[0][1] == (16, 2, 6)
     table = tmp_path / "review.csv"
     table.write_text("label,review\nneg,ひどい 映画\n", encoding="utf-8")  # found by column name, in any order

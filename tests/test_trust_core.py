@@ -213,6 +213,8 @@ def test_kill_mid_epoch_then_resume_is_exact(tmp_path: Path, uninterrupted: Path
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(uninterrupted, run)
     assert not list(run.rglob(".*.tmp-*"))  # a killed write leaves nothing behind after the restart
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["running"]  # killed
 
 
 # ---- durable, shareable files ----------------------------------------------------------------------

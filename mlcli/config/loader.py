@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mlcli.config.compose import load_composed
 from mlcli.config.data import BuiltinData, CsvData, SyntheticData, TextFolderData, known_image_shape
 from mlcli.config.monitors import check_config as check_monitors
 from mlcli.config.overrides import apply_overrides
 from mlcli.config.schema import Config
-from mlcli.config.yaml_positions import Located, load_file, load_located
+from mlcli.config.yaml_positions import Located, load_located
 from mlcli.errors import ConfigError
 
 _DISCRIMINATORS = ("type", "source")
@@ -168,11 +169,16 @@ def validate_document(doc: Located) -> Config:
     return cfg
 
 
+def load_document(path: str | Path, overrides: list[str] | None = None) -> Located:
+    """The YAML with its `base:` files merged in and `--set` applied, positions kept."""
+    doc = load_composed(path)
+    apply_overrides(doc, overrides or [])
+    return doc
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     """The one entry: read YAML with positions, apply `--set`, validate everything at once."""
-    doc = load_file(path)
-    apply_overrides(doc, overrides or [])
-    return validate_document(doc)
+    return validate_document(load_document(path, overrides))
 
 
 def load_config_text(text: str, source: str = "<string>", overrides: list[str] | None = None) -> Config:

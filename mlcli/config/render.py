@@ -31,6 +31,23 @@ def to_yaml(cfg: Config) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, default_flow_style=None, width=100)
 
 
+def with_origins(cfg: Config, doc) -> str:
+    """One line per value: `dotted.path: value  # file:line:col`, `--set ...` or `default`."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(value: object, path: tuple) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                walk(item, (*path, key))
+            return
+        text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
+        rows.append((".".join(map(str, path)), text, doc.origin(path) or "default"))
+
+    walk(cfg.model_dump(mode="json"), ())
+    width = max(len(p) + len(v) for p, v, _ in rows) + 4
+    return "".join(f"{f'{p}: {v}':<{width}}# {o}\n" for p, v, o in rows)
+
+
 def _type_name(annotation: object) -> str:
     """A readable type: Literal choices spelled out, Annotated constraints dropped."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)

@@ -33,6 +33,17 @@ class Located:
     key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     value_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     overrides: dict[Path_, str] = field(default_factory=dict)
+    files: dict[Path_, str] = field(default_factory=dict)  # paths written in another file (a `base:`)
+
+    def origin(self, path: Path_) -> str | None:
+        """Where exactly `path` was written (`--set ...` or `file:line:col`); None for a default."""
+        for depth in range(len(path), -1, -1):
+            if path[:depth] in self.overrides:
+                return f"--set {self.overrides[path[:depth]]}"
+        if path in self.value_positions:
+            line, col = self.value_positions[path]
+            return f"{self.files.get(path, self.source)}:{line}:{col}"
+        return None
 
     def locate(self, path: Path_, prefer_key: bool = False) -> str:
         """Where `path` came from: the `--set` that wrote it, else `file:line:col` of its node."""
@@ -46,7 +57,7 @@ class Located:
             for table in tables:
                 if path[:depth] in table:
                     line, col = table[path[:depth]]
-                    return f"{self.source}:{line}:{col}"
+                    return f"{self.files.get(path[:depth], self.source)}:{line}:{col}"
         return self.source
 
 

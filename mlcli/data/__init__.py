@@ -44,6 +44,7 @@ def _count(split: Any) -> int:
 def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
     """Load raw splits, fit preprocessing on train (unless a saved `spec` is given), build pipelines."""
     from mlcli.data import pipeline
+    from mlcli.data.files import cache_mode
     from mlcli.data.preprocess import fit_state
 
     data = cfg.data
@@ -59,9 +60,10 @@ def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
     if spec is None:
         state = fit_state(raw, data.preprocessing, cfg.model.type, window, horizon)
         spec = _make_spec(raw, state, cfg.model.type, horizon)
-    common = {"seed": cfg.seed, "cache": data.cache}
+    cache = cache_mode(data.cache, [raw.train, raw.val, raw.test])  # one decision for every split
+    common = {"seed": cfg.seed, "cache": cache}
     train_data = pipeline.TrainData(
-        raw.train, spec, data.batch_size, cfg.seed, data.shuffle_buffer, data.cache, data.preprocessing.augment
+        raw.train, spec, data.batch_size, cfg.seed, data.shuffle_buffer, cache, data.preprocessing.augment
     )
     return DataBundle(
         train=train_data.epoch(0),

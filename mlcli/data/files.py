@@ -74,13 +74,13 @@ def decode_image(data, size: tuple[int, int], channels: int):
     return tf.ensure_shape(img, (*size, channels))
 
 
-def cache_mode(setting: str, split: Any) -> str:
-    """memory | disk | none; `auto` is memory when the decoded split fits in AUTO_MEMORY_LIMIT."""
+def cache_mode(setting: str, splits: list[Any]) -> str:
+    """memory | disk | none. `auto` is memory unless the splits are files whose decoded examples
+    together exceed AUTO_MEMORY_LIMIT (decided once for all splits, so memory stays flat)."""
     if setting != "auto":
         return setting
-    if isinstance(split, Files):
-        return "memory" if split.decoded_bytes() < AUTO_MEMORY_LIMIT else "none"
-    return "memory"
+    files = [s[0] for s in splits if isinstance(s, tuple) and isinstance(s[0], Files)]
+    return "none" if sum(f.decoded_bytes() for f in files) >= AUTO_MEMORY_LIMIT else "memory"
 
 
 def list_files(folder: Path, suffixes: set[str]) -> list[Path]:

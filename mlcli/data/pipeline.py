@@ -145,7 +145,7 @@ def decoded(split: Any, cache: str = "none"):
     files = _files(split)
     if files is not None:
         ds = _decode(ds, files)
-    return _cache(ds, cache_mode(cache, files if files is not None else split))
+    return _cache(ds, cache_mode(cache, [split]))
 
 
 def build(
@@ -208,7 +208,7 @@ class TrainData:
         from mlcli.data.files import cache_mode
 
         files = _files(split)
-        self.files = files if files is not None and cache_mode(cache, files) == "none" else None
+        self.files = files if files is not None and cache_mode(cache, [split]) == "none" else None
         if self.files is not None:  # shuffle paths (all of them: they are small), decode after
             self.base = as_dataset(split)
             shuffle_buffer = max(shuffle_buffer, len(files))

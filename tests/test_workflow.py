@@ -1,0 +1,68 @@
+"""The experiment workflow: configs composed from bases, the runs table, comparing runs, sweeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import cli
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def at(path: Path, line: int, token: str) -> str:
+    """`path:line:col` of `token` on that line, counted by hand from the file's text."""
+    text = path.read_text(encoding="utf-8").splitlines()[line - 1]
+    return f"{path}:{line}:{text.index(token) + 1}"
+
+
+def test_child_config_extends_nested_bases_and_training_uses_it(tmp_path: Path):
+    write(tmp_path / "shared" / "common.yaml", "seed: 5\ndata: {source: builtin, name: digits, batch_size: 64}\n"
+          "training: {epochs: 10, tensorboard: false, plots: false, metrics: [accuracy]}\n")  # fmt: skip
+    write(tmp_path / "shared" / "mlp.yaml", "base: common.yaml\nmodel: {type: mlp, layers: [16], dropout: 0.1}\n")
+    child = write(tmp_path / "child.yaml", "base: [shared/mlp.yaml]\nname: child\ntraining: {epochs: 2}\n"
+                  "data: {batch_size: 128}\nmodel: {layers: [8, 8]}\n")  # fmt: skip
+    shown = cli("config", "show", child, "--origin", "--set", "seed=9")
+    assert shown.exit_code == 0, shown.output
+    lines = {ln.split(":")[0]: ln for ln in shown.output.splitlines()}
+    common, mlp = tmp_path / "shared" / "common.yaml", tmp_path / "shared" / "mlp.yaml"
+    assert lines["training.epochs"].split("# ")[1] == at(child, 3, "2}")  # the child wins
+    assert "training.tensorboard: false" in lines["training.tensorboard"]
+    assert lines["training.tensorboard"].endswith(at(common, 3, "false"))  # from a base's base
+    assert lines["data.name"].endswith(at(common, 2, "digits")) and lines["data.batch_size"].endswith(
+        at(child, 4, "128")
+    )
+    assert lines["model.layers"].startswith("model.layers: [8, 8]")  # lists replace, maps merge
+    assert lines["model.dropout"].endswith(at(mlp, 2, "0.1")) and lines["seed"].endswith("--set seed=9")
+    assert lines["model.activation"].endswith("# default")
+    result = cli("train", child, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["epochs_run"] == 2
+    saved = (tmp_path / "run" / "config.yaml").read_text()  # the run keeps the composed config, no base
+    assert "base:" not in saved and "batch_size: 128" in saved and "dropout: 0.1" in saved
+
+
+def test_errors_in_a_base_name_that_file_and_cycles_are_exit_2(tmp_path: Path):
+    write(tmp_path / "base.yaml", "data: {source: builtin, name: digits}\nmodel:\n  type: mlp\n  dropout: 2.5\n")
+    child = write(tmp_path / "child.yaml", "base: base.yaml\nname: c\n")
+    result = cli("validate", child)
+    assert result.exit_code == 2
+    assert f"{at(tmp_path / 'base.yaml', 4, '2.5')}: model.dropout: Input should be less than 1" in result.output
+    write(tmp_path / "base.yaml", "data: {source: builtin, name: digits\nmodel: {type: mlp}\n")  # YAML error
+    result = cli("validate", child)
+    assert result.exit_code == 2 and f"{tmp_path / 'base.yaml'}:2:" in result.output and "YAML syntax" in result.output
+    write(tmp_path / "a.yaml", "base: b.yaml\nname: a\n")
+    write(tmp_path / "b.yaml", "base: a.yaml\nmodel: {type: mlp}\n")
+    result = cli("validate", tmp_path / "a.yaml")
+    assert (
+        result.exit_code == 2
+        and "b.yaml:1:7: base: 'a.yaml' makes a cycle of bases (a.yaml -> b.yaml -> a.yaml)" in result.output
+    )
+    missing = write(tmp_path / "m.yaml", "base: nowhere.yaml\nname: m\n")
+    result = cli("validate", missing)
+    assert result.exit_code == 2 and "base: no such file 'nowhere.yaml'" in result.output
