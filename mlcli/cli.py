@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from mlcli import __version__
-from mlcli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, ConfigError, MlcliError
+from mlcli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, ConfigError, MlcliError, UserError
 
 app = typer.Typer(
     name="mlcli",
@@ -224,6 +224,34 @@ def sample(
         from mlcli.commands.sample import sample_command
 
         sample_command(run_dir, num, out, seed, png, label, checkpoint)
+
+    _run(action)
+
+
+@app.command(name="runs")
+def runs_command(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="A folder to list (default: runs), or `compare RUN_A RUN_B ...`.", show_default=False),
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option(help="Order by a test metric, `best`, `started` or `wall_time_s`.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    out: Annotated[Path, typer.Option(help="Where `compare` writes its curves.")] = Path("compare.png"),
+) -> None:
+    """List the runs below a folder (`mlcli runs [DIR]`), or compare some (`mlcli runs compare A B`)."""
+
+    def action() -> None:
+        from mlcli.commands.runs_table import compare_runs, runs_table
+
+        given = args or ["runs"]
+        if given[0] == "compare":
+            compare_runs([Path(a) for a in given[1:]], out, as_json)
+        elif len(given) > 1:
+            raise UserError(f"runs takes one folder (got {len(given)}); to compare runs: mlcli runs compare A B")
+        else:
+            runs_table(Path(given[0]), sort, as_json)
 
     _run(action)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.conftest import cli
+from tests.conftest import ROOT, SMOKE, cli
 
 
 def write(path: Path, text: str) -> Path:
@@ -66,3 +70,61 @@ def test_errors_in_a_base_name_that_file_and_cycles_are_exit_2(tmp_path: Path):
     missing = write(tmp_path / "m.yaml", "base: nowhere.yaml\nname: m\n")
     result = cli("validate", missing)
     assert result.exit_code == 2 and "base: no such file 'nowhere.yaml'" in result.output
+
+
+def _until_first_epoch(run: Path, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 120
+    while not (run / "metrics.csv").is_file():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
+def test_runs_table_lists_completed_failed_interrupted_and_killed_runs(tmp_path: Path):
+    root = tmp_path / "runs"
+    long = ["--set", "training.epochs=500", "--set", "data.num_samples=4000"]
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "mlcli", "train", SMOKE / "mlp.yaml", "--run-dir", root / name, "--quiet", *long],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for name in ("interrupted", "killed")
+    }  # fmt: skip
+    assert cli("train", SMOKE / "mlp.yaml", "--run-dir", root / "done", "--quiet").exit_code == 0
+    write(tmp_path / "bad.csv", "a,label\n1,x\n2,y\n3,x\n")
+    bad = write(tmp_path / "bad.yaml", f"name: bad\ndata: {{source: csv, path: {tmp_path / 'bad.csv'}, label: nope}}\n"
+                "model: {type: mlp}\n")  # fmt: skip
+    assert cli("train", bad, "--run-dir", root / "deep" / "failed", "--quiet").exit_code == 2
+    for name, sig in (("interrupted", signal.SIGINT), ("killed", signal.SIGKILL)):
+        _until_first_epoch(root / name, procs[name])
+        procs[name].send_signal(sig)
+        procs[name].wait(timeout=60)
+    result = cli("runs", root, "--json")
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for r in json.loads(result.output)}
+    assert {n: r["status"] for n, r in rows.items()} == {
+        "done": "completed", "failed": "failed", "interrupted": "interrupted", "killed": "killed"
+    }  # fmt: skip
+    summary = json.loads((root / "done" / "summary.json").read_text())
+    assert rows["done"]["epochs"] == summary["final_epoch"] == 2 and rows["done"]["best"] == summary["best"]
+    assert rows["done"]["test"]["mae"] == summary["test"]["mae"] and rows["done"]["name"] == "smoke_mlp"
+    assert rows["interrupted"]["epochs"] >= 1 and rows["failed"]["name"] == "bad" and rows["failed"]["test"] == {}
+    table = cli("runs", root, "--sort", "mae")
+    assert table.exit_code == 0 and "completed" in table.output and "killed" in table.output
+    assert cli("runs", tmp_path / "nowhere").exit_code == 2
+    assert "no run has that test metric" in cli("runs", root, "--sort", "f2").output
+
+
+def test_runs_compare_names_changed_fields_and_plots_curves(tmp_path: Path):
+    for name, lr in (("a", "0.05"), ("b", "0.01")):
+        result = cli("train", SMOKE / "mlp.yaml", "--run-dir", tmp_path / name, "--quiet",
+                     "--set", f"optimizer.learning_rate={lr}")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "cmp.png"
+    result = cli("runs", "compare", tmp_path / "a", tmp_path / "b", "--json", "--out", out)
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.output)
+    assert compared["config"] == {"optimizer.learning_rate": [0.05, 0.01]}
+    tests = [json.loads((tmp_path / n / "summary.json").read_text())["test"]["mae"] for n in ("a", "b")]
+    assert compared["test"]["mae"] == tests and tests[0] != tests[1]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli("runs", "compare", tmp_path / "a").exit_code == 2

@@ -119,7 +119,6 @@ def _decode(ds, files):
     return ds.map(lambda path, y: (files.decode(path), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-
 def _cache(ds, mode: str):
     """`memory` or `disk` (a temporary file, removed at exit) keep decoded examples after epoch 1."""
     if mode == "memory":

@@ -18,6 +18,26 @@ def _pyplot():
     return plt
 
 
+def overlay(runs: dict[str, list[dict]], path: Path) -> None:
+    """Several runs' curves on shared axes: one panel per logged name, one line per run."""
+    names = [n for n in dict.fromkeys(k for rows in runs.values() for k in (rows[0] if rows else {}))
+             if n not in ("epoch", "learning_rate")]  # fmt: skip
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.5 * max(len(names), 1), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for label, rows in runs.items():
+            points = [(int(r["epoch"]), float(r[name])) for r in rows if r.get(name) not in (None, "")]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, dpi=90), suffix=".png")
+    plt.close(fig)
+
+
 def curves(rows: list[dict], path: Path) -> None:
     """Loss and each metric per epoch, train and val on the same axes."""
     if not rows:

@@ -1,0 +1,184 @@
+"""`mlcli runs`: every run directory below a folder as one table row, and `runs compare`.
+
+Reads only the files a run writes (run.json, summary.json, metrics.csv, config.yaml); never imports
+TensorFlow. A run whose record says `running` but whose lock nobody holds was killed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlcli import runs
+from mlcli.errors import UserError
+
+UP = ("accuracy", "top_k", "precision", "recall", "f1", "d_acc")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _alive(run_dir: Path) -> bool:
+    """Whether an mlcli process holds the run's lock right now."""
+    try:
+        fd = os.open(run_dir / runs.LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def run_row(run_dir: Path) -> dict[str, Any]:
+    record = _read_json(run_dir / runs.RUN_FILE)
+    summary = _read_json(run_dir / runs.SUMMARY_FILE)
+    status = record.get("status", "unknown")
+    if status == "running" and not _alive(run_dir):
+        status = "killed"
+    name = summary.get("name")
+    if name is None and (run_dir / runs.CONFIG_FILE).is_file():
+        name = (yaml.safe_load((run_dir / runs.CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("name")
+    epochs = summary.get("final_epoch")
+    if epochs is None:
+        epochs = len(runs.read_metrics(run_dir))
+    return {
+        "path": str(run_dir),
+        "name": name,
+        "started": record.get("started"),
+        "status": status,
+        "epochs": epochs,
+        "best": summary.get("best"),
+        "test": {k: v for k, v in summary.get("test", {}).items() if k != "samples"},
+        "wall_time_s": summary.get("wall_time_s", record.get("wall_time_s")),
+    }
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run directories below `root` (a worker's own directory inside a run is not another run)."""
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    found = []
+    for record in sorted(root.rglob(runs.RUN_FILE)):
+        if runs.WORKERS_DIR not in record.relative_to(root).parts[:-1]:
+            found.append(record.parent)
+    return found
+
+
+def _sort_key(metric: str):
+    """Best first: up-metrics descending, everything else ascending; runs without it last."""
+    up = any(metric.removeprefix("val_").startswith(u) for u in UP)
+
+    def key(row: dict) -> tuple:
+        value = row["best"]["value"] if metric == "best" and row["best"] else row["test"].get(metric)
+        if value is None:
+            return (1, 0.0)
+        return (0, -value if up and metric != "best" else value)
+
+    return key
+
+
+def runs_table(root: Path, sort: str | None, as_json: bool) -> list[dict]:
+    rows = [run_row(d) for d in find_runs(root)]
+    if sort:
+        if sort not in ("best", "started", "wall_time_s") and not any(sort in r["test"] for r in rows):
+            names = sorted({k for r in rows for k in r["test"]})
+            raise UserError(f"--sort {sort!r}: no run has that test metric (have: {', '.join(names) or 'none'})")
+        if sort in ("started", "wall_time_s"):
+            rows.sort(key=lambda r: (r[sort] is None, r[sort] or 0))
+        else:
+            rows.sort(key=_sort_key(sort))
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return rows
+    _print_table(rows, root, sort)
+    return rows
+
+
+def _print_table(rows: list[dict], root: Path, sort: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    have = {k for r in rows for k in r["test"]}
+    preferred = [m for m in (sort, "accuracy", "macro_f1", "mae", "rmse", "loss") if m in have]
+    metrics = list(dict.fromkeys(preferred))[:3]  # the rest are in --json
+    table = Table(title=f"{len(rows)} runs below {root}", title_justify="left")
+    for col in ("name", "started", "status", "epochs", "best", *[f"test {m}" for m in metrics], "wall", "path"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        best = f"{r['best']['monitor']} {r['best']['value']:.4g} (ep {r['best']['epoch']})" if r["best"] else "-"
+        wall = f"{r['wall_time_s']:.0f} s" if r["wall_time_s"] is not None else "-"
+        tests = [f"{r['test'][m]:.4g}" if m in r["test"] else "-" for m in metrics]
+        started = (r["started"] or "-").replace("T", " ")[5:16]
+        table.add_row(r["name"] or "?", started, r["status"], str(r["epochs"]), best, *tests, wall, r["path"])
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def compare_runs(run_dirs: list[Path], out: Path, as_json: bool) -> dict:
+    """Config fields that differ, metrics side by side, and the curves overlaid in `out`."""
+    if len(run_dirs) < 2:
+        raise UserError("runs compare needs at least two run directories")
+    for d in run_dirs:
+        if not (d / runs.CONFIG_FILE).is_file():
+            raise UserError(f"{d}: not a run directory (no {runs.CONFIG_FILE})")
+    configs = [_flatten(yaml.safe_load((d / runs.CONFIG_FILE).read_text(encoding="utf-8"))) for d in run_dirs]
+    keys = sorted(set().union(*configs))
+    changed = {k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1}
+    rows = [run_row(d) for d in run_dirs]
+    metrics = sorted({k for r in rows for k in r["test"]})
+    result = {
+        "runs": [str(d) for d in run_dirs],
+        "config": changed,
+        "test": {m: [r["test"].get(m) for r in rows] for m in metrics},
+        "best": [r["best"] for r in rows],
+        "plot": str(out),
+    }
+    _plot(run_dirs, out)
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return result
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="differences", title_justify="left")
+    table.add_column("")
+    for i, _ in enumerate(run_dirs):
+        table.add_column(f"run {chr(65 + i)}")
+    for key, values in changed.items():
+        table.add_row(key, *[json.dumps(v) for v in values])
+    for m, values in result["test"].items():
+        table.add_row(f"test {m}", *["-" if v is None else f"{v:.4g}" for v in values])
+    console = Console()
+    for i, d in enumerate(run_dirs):
+        console.print(f"run {chr(65 + i)}: {d}")
+    console.print(table)
+    console.print(f"curves: {out}")
+    return result
+
+
+def _plot(run_dirs: list[Path], out: Path) -> None:
+    from mlcli.evaluation.plots import overlay
+
+    overlay({f"{chr(65 + i)}: {d.name}": runs.read_metrics(d) for i, d in enumerate(run_dirs)}, out)
