@@ -228,6 +228,45 @@ def sample(
     _run(action)
 
 
+@app.command()
+def sweep(
+    config: ConfigArg,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="PATH=SPEC, e.g. optimizer.learning_rate=loguniform(1e-4,1e-1)."),
+    ] = None,
+    trials: Annotated[int | None, typer.Option(min=1, help="Finished trials the study should reach.")] = None,
+    sweep_dir: Annotated[Path | None, typer.Option(help="Trial run directories, study.db, sweep.json/png.")] = None,
+    metric: Annotated[str | None, typer.Option(help="What trials are scored on (default: val_loss or loss).")] = None,
+    direction: Annotated[str | None, typer.Option(help="auto, minimize or maximize.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Processes running trials at once.")] = 1,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL shared by several hosts.")] = None,
+    set_: SetOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live table.")] = False,
+) -> None:
+    """Search hyperparameters with Optuna; each trial is a run directory, the study is resumable."""
+
+    def action() -> None:
+        if direction not in (None, "auto", "minimize", "maximize"):
+            raise UserError(f"--direction {direction!r}: choose auto, minimize or maximize")
+        from mlcli.sweep.study import plan, run_sweep
+
+        p = plan(config, set_ or [], param or [], trials, metric, direction, sweep_dir, storage)
+        report = run_sweep(p, jobs, quiet)
+        best = report["best"]
+        done = sum(t["state"] in ("complete", "pruned") for t in report["trials"])
+        typer.echo(
+            f"{done} finished trials in {p.sweep_dir}; best: "
+            + (
+                f"trial {best['number']} {p.metric} {best['value']:.4g} {best['params']} ({best['path']})"
+                if best
+                else "none"
+            )
+        )
+
+    _run(action)
+
+
 @app.command(name="runs")
 def runs_command(
     args: Annotated[

@@ -112,6 +112,19 @@ class Distribute(StrictModel):
     collective_timeout_s: Annotated[int, Field(ge=5, le=86400)] = 300
 
 
+class Sweep(StrictModel):
+    """What `mlcli sweep` searches (dotted path -> `loguniform(a,b)`, `uniform(a,b)`, `int(a,b)`,
+    `choice(x,y,...)`) and how trials are scored; `mlcli train` ignores this section."""
+
+    trials: PositiveInt = 10
+    params: dict[str, str] = Field(default_factory=dict)
+    metric: str = "auto"  # auto: val_loss with validation data, else loss
+    direction: Literal["auto", "minimize", "maximize"] = "auto"
+    pruner: Literal["median", "none"] = "median"
+    startup_trials: Annotated[int, Field(ge=0)] = 2  # trials that are never pruned
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0  # epochs of each trial that are never pruned
+
+
 class Config(StrictModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
@@ -120,3 +133,4 @@ class Config(StrictModel):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     training: Training = Field(default_factory=Training)
     distribute: Distribute = Field(default_factory=Distribute)
+    sweep: Sweep | None = None

@@ -15,7 +15,13 @@ from mlcli.training.setup import set_seeds
 
 
 def train_and_evaluate(
-    cfg: Any, run_dir: Path, *, resume: bool = False, quiet: bool = False, argv: list[str] | None = None
+    cfg: Any,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    argv: list[str] | None = None,
+    extra_callbacks: list | None = None,
 ) -> dict:
     """Train `cfg` into `run_dir` (resuming from its last committed epoch if asked); return summary."""
     # collectives must be configured before TensorFlow runs anything else
@@ -36,7 +42,9 @@ def train_and_evaluate(
         else:
             from mlcli.training import fit
 
-            summary = fit.train(cfg, run_dir, device, resume=resume, quiet=quiet, wall=wall)
+            summary = fit.train(
+                cfg, run_dir, device, resume=resume, quiet=quiet, wall=wall, extra_callbacks=extra_callbacks
+            )
     except KeyboardInterrupt:
         runs.finish_record(run_dir, record, "interrupted", wall_time_s=round(wall.elapsed(), 3))
         raise

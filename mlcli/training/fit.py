@@ -31,7 +31,9 @@ class EpochSetter(keras.callbacks.Callback):
         self.train_data.current_epoch.assign(epoch)
 
 
-def train(cfg: Any, run_dir: Path, device: Any, *, resume: bool, quiet: bool, wall: Stopwatch) -> dict:
+def train(
+    cfg: Any, run_dir: Path, device: Any, *, resume: bool, quiet: bool, wall: Stopwatch, extra_callbacks=None
+) -> dict:
     bundle = setup.prepare_data(cfg, run_dir, resume)
     spec = bundle.spec
     resolved = setup.resolve_monitors(cfg, spec, run_dir)
@@ -54,7 +56,7 @@ def train(cfg: Any, run_dir: Path, device: Any, *, resume: bool, quiet: bool, wa
         validation_data=bundle.val,
         epochs=cfg.training.epochs,
         initial_epoch=initial_epoch,
-        callbacks=[EpochSetter(bundle.train_data), *callbacks],
+        callbacks=[EpochSetter(bundle.train_data), *callbacks, *(extra_callbacks or [])],
         verbose=0,
     )
     train_seconds = clock.elapsed()

@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps with Optuna: the space, the study that runs trials, the reports."""
