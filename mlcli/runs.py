@@ -118,6 +118,7 @@ def start_record(run_dir: Path, seed: int, argv: list[str], device: dict, resume
         "command": argv,
         "cwd": os.getcwd(),
         "host": socket.gethostname(),
+        "pid": os.getpid(),
         "platform": platform.platform(),
         "device": device,
         "status": "running",

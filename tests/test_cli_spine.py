@@ -31,6 +31,9 @@ print("TF_LOADED" if "tensorflow" in sys.modules else "TF_ABSENT")
         (["models"], 0),
         (["datasets"], 0),
         (["validate", "tests/data/bad_configs/epochs_zero.yaml"], 2),
+        (["runs", "tests/data", "--json"], 0),
+        (["sweep", "--help"], 0),
+        (["sweep", "configs/smoke/mlp.yaml", "--param", "model.dropout=uniform(0.5, 2)"], 2),
     ],
 )
 def test_command_does_not_import_tensorflow(args, code):

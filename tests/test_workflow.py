@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -128,3 +129,69 @@ def test_runs_compare_names_changed_fields_and_plots_curves(tmp_path: Path):
     assert compared["test"]["mae"] == tests and tests[0] != tests[1]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli("runs", "compare", tmp_path / "a").exit_code == 2
+
+
+SWEEP = ["--param", "optimizer.learning_rate=choice(0.05, 0.000001)", "--param", "model.layers=choice([8], [16, 16])"]
+
+
+def test_sweep_runs_trials_as_run_dirs_continues_to_more_trials_and_prunes(tmp_path: Path):
+    target = tmp_path / "sweep"
+    first = cli("sweep", SMOKE / "mlp.yaml", "--trials", "4", "--sweep-dir", target, "--quiet", *SWEEP)
+    assert first.exit_code == 0, first.output
+    assert len(json.loads((target / "sweep.json").read_text())["trials"]) == 4
+    again = cli("sweep", SMOKE / "mlp.yaml", "--trials", "6", "--sweep-dir", target, "--quiet", *SWEEP)
+    assert again.exit_code == 0, again.output
+    report = json.loads((target / "sweep.json").read_text())
+    trials = report["trials"]
+    assert [t["number"] for t in trials] == list(range(6)) and report["metric"] == "val_loss"
+    assert sorted(p.name for p in target.glob("trial-*")) == [f"trial-{i:03d}" for i in range(6)]
+    states = {t["number"]: t["state"] for t in trials}
+    assert set(states.values()) <= {"complete", "pruned"} and "pruned" in states.values(), states
+    for t in trials:
+        run = Path(t["path"])
+        record = json.loads((run / "run.json").read_text())
+        saved = (run / "config.yaml").read_text()
+        assert f"learning_rate: {t['params']['optimizer.learning_rate']}" in saved.replace("1.0e-06", "1e-06")
+        if t["state"] == "pruned":  # stopped early, marked so, and still a usable run directory
+            assert record["status"] == "pruned" and record["pruned_at_epoch"] < 2
+        else:
+            assert record["status"] == "completed"
+            values = [float(r["val_loss"]) for r in csv.DictReader((run / "metrics.csv").open())]
+            assert abs(t["value"] - min(values)) < 1e-9  # the trial's value is its best epoch
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert report["best"]["number"] == min(complete, key=lambda t: t["value"])["number"]
+    assert (target / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert cli("evaluate", report["best"]["path"], "--json").exit_code == 0
+    done = cli("sweep", SMOKE / "mlp.yaml", "--trials", "6", "--sweep-dir", target, "--quiet", *SWEEP)
+    assert done.exit_code == 0 and "already has 6 finished trials" in done.output
+
+
+def test_bad_sweep_parameters_are_exit_2_before_any_trial(tmp_path: Path):
+    for param, message in (
+        ("optimizer.learnig_rate=uniform(0.1, 0.2)", "unknown key 'learnig_rate'; did you mean `learning_rate`?"),
+        ("model.dropout=uniform(0.5, 1.5)", "model.dropout: 1.5 is not a valid value"),
+        ("optimizer.learning_rate=loguniform(0, 1)", "loguniform needs low > 0"),
+        ("optimizer.learning_rate=normal(0, 1)", "SPEC must be loguniform(a,b), uniform(a,b), int(a,b) or choice"),
+        ("optimizer.learning_rate", "write PATH=SPEC"),
+    ):
+        result = cli("sweep", SMOKE / "mlp.yaml", "--sweep-dir", tmp_path / "s", "--param", param)
+        assert result.exit_code == 2 and message in result.output, (param, result.output)
+    result = cli("sweep", SMOKE / "mlp.yaml", "--sweep-dir", tmp_path / "s", "--metric", "val_acc", *SWEEP)
+    assert result.exit_code == 2 and "--metric 'val_acc' is not logged by this config" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_two_processes_share_one_study(tmp_path: Path):
+    """Optuna's distributed mode: two `mlcli sweep` processes on one storage split the trials."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    command = [sys.executable, "-m", "mlcli", "sweep", SMOKE / "mlp.yaml", "--trials", "4", "--quiet",
+               "--sweep-dir", tmp_path / "s", "--storage", storage, *SWEEP]  # fmt: skip
+    procs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    report = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    finished = [t for t in report["trials"] if t["state"] in ("complete", "pruned")]
+    assert len(finished) >= 4 and len({t["path"] for t in finished}) == len(finished)
+    pids = {json.loads((Path(t["path"]) / "run.json").read_text())["pid"] for t in finished}
+    assert pids == {p.pid for p in procs}  # both processes ran trials of the one study
