@@ -52,7 +52,7 @@ class Files:
 
     def arrays(self, limit: int | None = None) -> np.ndarray:
         """The first `limit` files decoded, as numpy (export checks, GAN quality)."""
-        out = [np.asarray(self.decode(p)) for p in self.paths[:limit].astype(str)]
+        out = [self.decode(p).numpy() for p in self.paths[:limit].astype(str)]
         if self.kind == "text":
             return np.array([v.decode("utf-8") for v in out], dtype=object)
         return np.stack(out) if out else np.zeros((0, *self.size, self.channels), np.uint8)
