@@ -129,6 +129,10 @@ def test_runs_compare_names_changed_fields_and_plots_curves(tmp_path: Path):
     assert compared["test"]["mae"] == tests and tests[0] != tests[1]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli("runs", "compare", tmp_path / "a").exit_code == 2
+    best = [json.loads((tmp_path / n / "summary.json").read_text())["best"]["value"] for n in ("a", "b")]
+    for sort, values in (("mae", tests), ("best", best)):  # lower is better for both (best is val_loss)
+        listed = json.loads(cli("runs", tmp_path, "--sort", sort, "--json").output)
+        assert [Path(r["path"]).name for r in listed] == [n for _, n in sorted(zip(values, "ab"))]
 
 
 SWEEP = ["--param", "optimizer.learning_rate=choice(0.05, 0.000001)", "--param", "model.layers=choice([8], [16, 16])"]

@@ -78,15 +78,23 @@ def find_runs(root: Path) -> list[Path]:
     return found
 
 
+def _higher_is_better(name: str) -> bool:
+    return any(u in name for u in UP)  # accuracy, macro_f1, top_k, d_acc_real, ...
+
+
 def _sort_key(metric: str):
-    """Best first: up-metrics descending, everything else ascending; runs without it last."""
-    up = any(metric.removeprefix("val_").startswith(u) for u in UP)
+    """Best first (each run's own monitor direction for `best`); runs without the value last."""
 
     def key(row: dict) -> tuple:
-        value = row["best"]["value"] if metric == "best" and row["best"] else row["test"].get(metric)
+        if metric == "best":
+            if not row["best"]:
+                return (1, 0.0)
+            value, up = row["best"]["value"], _higher_is_better(row["best"]["monitor"])
+        else:
+            value, up = row["test"].get(metric), _higher_is_better(metric)
         if value is None:
             return (1, 0.0)
-        return (0, -value if up and metric != "best" else value)
+        return (0, -value if up else value)
 
     return key
 

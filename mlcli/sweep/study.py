@@ -197,17 +197,17 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
     import_tensorflow()
     helpers = _helpers(p, jobs)
     live = LiveTable(p, quiet)
-    stop = optuna.study.MaxTrialsCallback(
-        p.trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    )
 
     def after_trial(study, trial) -> None:
         live.update(study)
         write_reports(study, p, plot=False)
+        failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
+        if finished(study) >= p.trials or failed >= p.trials:  # never loop on a config that always fails
+            study.stop()
 
     try:
         with live:
-            study.optimize(_objective(p), callbacks=[stop, after_trial], catch=(MlcliError,))
+            study.optimize(_objective(p), callbacks=[after_trial], catch=(MlcliError,))
     finally:
         for proc in helpers:
             try:
