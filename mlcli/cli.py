@@ -130,12 +130,22 @@ def schema() -> None:
 
 
 @app.command()
-def models() -> None:
-    """List the model families with their fields and defaults."""
+def models(
+    presets: Annotated[
+        bool, typer.Option("--presets", help="Also list KerasHub's presets per task (imports KerasHub: ~6 s).")
+    ] = False,
+) -> None:
+    """List the model families with their fields and defaults (and KerasHub presets with --presets)."""
     from mlcli.config.models import MODEL_TYPES
     from mlcli.config.render import print_registry
 
     print_registry("Model families (model.type)", MODEL_TYPES, "type")
+    if presets:
+        from mlcli.models.hub_presets import print_presets
+
+        print_presets()
+    else:
+        typer.echo("model.type pretrained takes a KerasHub preset: `mlcli models --presets` lists them")
 
 
 @app.command()

@@ -202,6 +202,8 @@ def load_checkpoint(run: Run, which: str):
     import mlcli.models  # noqa: F401  (registers mlcli's layers and models for deserialisation)
     import mlcli.training.losses_metrics  # noqa: F401  (registers custom metrics/losses)
 
+    if run.cfg.model.type == "pretrained":
+        import keras_hub  # noqa: F401  (registers the KerasHub classes the checkpoint is made of)
     path = checkpoint_path(run, which)
     try:
         return keras.models.load_model(path, compile=False)

@@ -219,6 +219,12 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
     out = Path(out) if out else Path(run_dir) / "export" / FORMATS[fmt]
     if out.exists():
         raise UserError(f"{out} already exists; remove it or choose another --out")
+    if "pretrained" in run.spec.state and (fmt == "keras" or run.spec.kind == "text") and fmt != "saved_model":
+        raise UserError(
+            f"--format {fmt}: a KerasHub model inside a .keras export does not reload with the same weights in a "
+            "fresh process, and a tokenizer's vocabulary cannot travel in a .tflite; export saved_model (raw "
+            "strings or images in), or tflite for images"
+        )
     tokens_only = fmt == "tflite" and run.spec.kind == "text"
     serving = serving_model(model, run.spec, vectorize_text=not tokens_only)
     strings = [t.name for t in serving.model.inputs if t.dtype == "string"]

@@ -100,6 +100,8 @@ def model_batch(x, spec):
     if isinstance(x, Table):
         return model_batch(x)
     pre = preprocessor(spec.kind, spec.state)
+    if spec.kind == "image":
+        x = x.astype("float32")  # as training and the exports see pixels
     return pre(x.astype(str) if x.dtype == object else x) if pre is not None else x
 
 

@@ -159,8 +159,31 @@ class GanModel(StrictModel):
         return []
 
 
+class PretrainedModel(StrictModel):
+    """A KerasHub classifier from a preset: `TextClassifier` for text, `ImageClassifier` for images.
+
+    `preset` is a KerasHub preset name (`bert_tiny_en_uncased`, `resnet_50_imagenet`, ...), a local
+    preset directory, or an `hf://` / `kaggle://` handle. The preset's own preprocessor (tokenizer,
+    image converter) reads the raw inputs; a new head is trained for the data's classes.
+    """
+
+    type: Literal["pretrained"]
+    preset: str = Field(min_length=1)
+    trainable: bool = True  # false: only the new head trains
+    freeze_epochs: Annotated[int, Field(ge=0)] = 0  # train the head alone first, then the whole network
+    fine_tune_learning_rate: Annotated[float, Field(gt=0)] | None = None  # after freeze_epochs
+    sequence_length: PositiveInt | None = None  # text: the preset's own when omitted
+    image_size: Annotated[tuple[PositiveInt, PositiveInt], Field(strict=False)] | None = None  # images
+
+    @model_validator(mode="after")
+    def _freeze_needs_training(self):
+        if self.freeze_epochs and not self.trainable:
+            raise ValueError("freeze_epochs unfreezes the backbone later; it needs trainable: true")
+        return self
+
+
 ModelConfig = Annotated[
-    Union[CnnModel, MlpModel, RnnModel, TransformerModel, GanModel],
+    Union[CnnModel, MlpModel, RnnModel, TransformerModel, GanModel, PretrainedModel],
     Field(discriminator="type"),
 ]
 

@@ -58,7 +58,7 @@ def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
         raw.test = pipeline.series_windows(history, test_vals, window, horizon) if len(test_vals) else None
         raw.series = (train_vals, val_vals, test_vals)
     if spec is None:
-        state = fit_state(raw, data.preprocessing, cfg.model.type, window, horizon)
+        state = fit_state(raw, data.preprocessing, cfg.model.type, window, horizon, cfg.model)
         spec = _make_spec(raw, state, cfg.model.type, horizon)
     cache = cache_mode(data.cache, [raw.train, raw.val, raw.test])  # one decision for every split
     common = {"seed": cfg.seed, "cache": cache}
@@ -86,6 +86,8 @@ def _make_spec(raw: Any, state: dict, model_type: str, horizon: int) -> DataSpec
             shape = [*x.size, x.channels]
         else:
             shape = list(np.shape(x[0] if x is not None else next(iter(raw.train))[0]))
+    elif raw.kind == "text" and "pretrained" in state:
+        shape = []  # raw strings: the preset's tokenizer decides the length
     elif raw.kind == "text":
         shape = [state["text"]["sequence_length"]]
         vocab = len(state["vocabulary"])

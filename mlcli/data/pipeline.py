@@ -180,6 +180,8 @@ def _finish(ds, spec: DataSpec, augment_layers, epoch):
     std = float(spec.state.get("std", [1.0])[0])
 
     def transform(step, x, y):
+        if spec.kind == "image":  # 0-255 as float32, exactly what predict and every export feed
+            x = tf.cast(x, tf.float32)
         if pre is not None:
             x = pre(x)
         if aug is not None:

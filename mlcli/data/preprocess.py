@@ -22,9 +22,20 @@ def image_scale(prep: Preprocessing, model_type: str) -> tuple[float, float]:
     return (1 / 127.5, -1.0) if symmetric else (1 / 255.0, 0.0)
 
 
-def fit_state(raw: RawData, prep: Preprocessing, model_type: str, window: int = 0, horizon: int = 1) -> dict:
+def fit_state(
+    raw: RawData, prep: Preprocessing, model_type: str, window: int = 0, horizon: int = 1, model_cfg: Any = None
+) -> dict:
     """Everything learned from the training split, as JSON-able values."""
     state: dict[str, Any] = {}
+    if model_cfg is not None and model_cfg.type == "pretrained":  # the preset's own preprocessor reads raw inputs
+        state["pretrained"] = {
+            "preset": model_cfg.preset,
+            "sequence_length": model_cfg.sequence_length,
+            "image_size": list(model_cfg.image_size) if model_cfg.image_size else None,
+        }
+        if raw.kind == "text" and raw.text_column:
+            state["text_column"] = raw.text_column
+        return state
     if raw.kind == "image":
         scale, offset = image_scale(prep, model_type)
         state.update(scale=scale, offset=offset)
@@ -86,6 +97,11 @@ def preprocessor(spec_kind: str, state: dict):
     """The Keras layer mapping raw inputs to model inputs, rebuilt from saved state (or None)."""
     import keras
 
+    if "pretrained" in state:
+        from mlcli.data.hub import preprocessor as hub_preprocessor
+
+        p = state["pretrained"]
+        return hub_preprocessor(spec_kind, p["preset"], p["sequence_length"], tuple(p["image_size"] or ()) or None)
     if spec_kind == "image":
         return keras.layers.Rescaling(state["scale"], state["offset"], name="preprocess")
     if spec_kind == "text":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlcli.errors import ConfigError
-from mlcli.models import cnn, gan, mlp, rnn, transformer  # noqa: E402,F401  (each registers its family)
+from mlcli.models import cnn, gan, mlp, pretrained, rnn, transformer  # noqa: E402,F401  (each registers its family)
 from mlcli.models.registry import MODELS  # noqa: E402
 
 

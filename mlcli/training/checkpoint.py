@@ -41,10 +41,12 @@ def crash_point(name: str, epoch: int) -> None:
 
 
 def _seed_generators(model: keras.Model) -> dict[str, Any]:
+    """Every SeedGenerator's state, keyed by the layer's position in the model: layer paths repeat
+    inside KerasHub blocks (each transformer layer has a `feedforward_dropout`), positions do not."""
     out = {}
-    for layer in model._flatten_layers(include_self=True, recursive=True):
+    for n, layer in enumerate(model._flatten_layers(include_self=True, recursive=True)):
         for i, generator in enumerate(getattr(layer, "_seed_generators", [])):
-            out[f"{layer.path or layer.name}/{i}"] = generator.state
+            out[f"{n:04d}.{layer.name}.{i}"] = generator.state
     return out
 
 

@@ -15,7 +15,7 @@ from mlcli.evaluation.scoring import score
 from mlcli.fileio import atomic_write_json
 from mlcli.models import build_model
 from mlcli.runs import CHECKPOINTS, SUMMARY_FILE, Stopwatch
-from mlcli.training import setup
+from mlcli.training import fine_tune, setup
 from mlcli.training.callbacks.progress import EpochTimer
 from mlcli.training.distribute import get_strategy
 
@@ -45,20 +45,40 @@ def train(
             print("note: steps_per_execution set to 1 under MirroredStrategy (keras#19246)", flush=True)
         device.steps_per_execution = 1
     steps = setup.steps_per_epoch(spec, cfg.data.batch_size)
+    freeze = fine_tune.freeze_epochs(cfg)
+    frozen = bool(freeze) and int((state or {}).get("epoch", 0)) <= freeze  # the phase the checkpoint was saved in
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = build_model(cfg, spec)
-        setup.compile_model(model, cfg, spec, steps, device)
+        if freeze:
+            fine_tune.set_frozen(model, frozen)
+        setup.compile_model(model, fine_tune.phase_config(cfg, frozen), spec, steps, device)
         initial_epoch, es_weights = setup.restore(model, state, cfg.training.epochs, run_dir)
-    callbacks, guard, writer = setup.make_callbacks(cfg, run_dir, spec, resolved, state, es_weights, quiet=quiet)
     clock = Stopwatch()
-    history = model.fit(
-        bundle.train_data.for_fit(),
-        validation_data=bundle.val,
-        epochs=cfg.training.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=[EpochSetter(bundle.train_data), *callbacks, *(extra_callbacks or [])],
-        verbose=0,
-    )
+    phases = [(freeze, True), (cfg.training.epochs, False)] if freeze else [(cfg.training.epochs, False)]
+    epochs_run, history = 0, None
+    for end, phase_frozen in phases:
+        if initial_epoch >= end:
+            continue
+        if freeze and frozen and not phase_frozen:  # the boundary: unfreeze, new optimizer, state as on resume
+            state = setup.read_resume_state(run_dir, True)
+            es_weights = fine_tune.early_stopping_weights(state)
+            with strategy.scope() if strategy else contextlib.nullcontext():
+                fine_tune.set_frozen(model, False)
+                setup.compile_model(model, fine_tune.phase_config(cfg, False), spec, steps, device)
+            frozen = False
+        callbacks, guard, writer = setup.make_callbacks(cfg, run_dir, spec, resolved, state, es_weights, quiet=quiet)
+        history = model.fit(
+            bundle.train_data.for_fit(),
+            validation_data=bundle.val,
+            epochs=end,
+            initial_epoch=initial_epoch,
+            callbacks=[EpochSetter(bundle.train_data), *callbacks, *(extra_callbacks or [])],
+            verbose=0,
+        )
+        epochs_run += len(history.epoch)
+        initial_epoch += len(history.epoch)
+        if guard.where or model.stop_training or initial_epoch < end:  # NaN, early stopping or pruning
+            break
     train_seconds = clock.elapsed()
     if guard.where:
         raise TrainingFailed(
@@ -76,8 +96,8 @@ def train(
         writer,
         timer,
         final,
-        epochs_run=len(history.epoch),
-        initial_epoch=initial_epoch,
+        epochs_run=epochs_run,
+        initial_epoch=initial_epoch - epochs_run,
         train_seconds=train_seconds,
         wall_seconds=wall.elapsed(),
         extra={

@@ -1,0 +1,156 @@
+"""`model.type: pretrained` with KerasHub presets built here: a 2-layer BERT with a WordPiece vocabulary
+written below and a 2-stage ResNet, saved with `save_to_preset` exactly as a user's download is."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import cli, cli_subprocess
+
+WORDS = "a the film movie was is very great lovely good fine awful boring bad dull".split()
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory) -> dict[str, Path]:
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    root = tmp_path_factory.mktemp("presets")
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    bert = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=32,
+    )  # fmt: skip
+    bert.save_to_preset(root / "bert")
+    keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16).save_to_preset(root / "bert")
+    resnet = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 32],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        use_pre_activation=False, image_shape=(None, None, 3),
+    )  # fmt: skip
+    resnet.save_to_preset(root / "resnet")
+    converter = keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255.0)
+    keras_hub.models.ResNetImageClassifierPreprocessor(converter).save_to_preset(root / "resnet")
+    return {"bert": root / "bert", "resnet": root / "resnet"}
+
+
+def _texts(root: Path) -> Path:
+    for label, words in (("neg", "awful boring bad dull"), ("pos", "great lovely good fine")):
+        (root / label).mkdir(parents=True)
+        for i in range(10):
+            w = words.split()
+            (root / label / f"{i:02d}.txt").write_text(f"the film was very {w[i % 4]} a {w[(i + 1) % 4]} movie")
+    return root
+
+
+def _config(tmp_path: Path, name: str, data: str, model: str, epochs: int) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\nseed: 3\ndata: {data}\nmodel: {model}\noptimizer: {{learning_rate: 0.005}}\n"
+        f"training: {{epochs: {epochs}, tensorboard: false, plots: false}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _backbone(path: Path) -> list:
+    import keras
+    import keras_hub  # noqa: F401
+
+    return keras.models.load_model(path, compile=False).backbone.get_weights()
+
+
+def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports(presets, tmp_path: Path):
+    import keras_hub
+    import tensorflow as tf
+
+    data = f"{{source: text_folder, path: {_texts(tmp_path / 'texts')}, test_fraction: 0.25, batch_size: 8}}"
+    model = f"{{type: pretrained, preset: {presets['bert']}, sequence_length: 12, freeze_epochs: 1, " \
+            "fine_tune_learning_rate: 0.01}"  # fmt: skip
+    # separate processes, as a user runs them: exactness is a property of the files, not of one process
+    one = cli_subprocess("train", _config(tmp_path, "bert", data, model, 1), "--run-dir", tmp_path / "run", "--quiet")
+    assert one.returncode == 0, one.stderr[-3000:]
+    original = keras_hub.models.Backbone.from_preset(str(presets["bert"])).get_weights()
+    frozen = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(original, frozen, strict=True))  # the freeze epoch
+    more = cli_subprocess("train", "--resume", tmp_path / "run", "--set", "training.epochs=2", "--quiet")
+    assert more.returncode == 0, more.stderr[-3000:]
+    tuned = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
+    assert not all(np.array_equal(a, b) for a, b in zip(original, tuned))  # fine-tuned after the freeze
+    config = _config(tmp_path, "bert", data, model, 2)
+    straight = cli_subprocess("train", config, "--run-dir", tmp_path / "straight", "--quiet")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    resumed, direct = ((tmp_path / d / "metrics.csv").read_text() for d in ("run", "straight"))
+    assert [r.split(",")[:5] for r in resumed.splitlines()] == [r.split(",")[:5] for r in direct.splitlines()]
+    lines = ["a great lovely film", "the movie was awful and dull"]
+    result = cli("predict", tmp_path / "run", *lines, "--out", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    predicted = json.loads((tmp_path / "p.json").read_text())
+    assert cli("evaluate", tmp_path / "run", "--json").exit_code == 0
+    target = tmp_path / "bert_saved"
+    assert cli("export", tmp_path / "run", "--format", "saved_model", "--out", target).exit_code == 0
+    out = tf.saved_model.load(str(target)).signatures["serving_default"](text=tf.constant(lines))["probabilities"]
+    for row, p in zip(out.numpy(), predicted):
+        by_class = {q["class"]: q["probability"] for q in p["predictions"]}
+        np.testing.assert_allclose(row, [by_class["neg"], by_class["pos"]], atol=2e-6)
+    refused = cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "b.keras")
+    assert refused.exit_code == 2 and "export saved_model" in refused.output
+
+
+def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp_path: Path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    files = []
+    for c, base in (("dark", 40), ("light", 210)):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(10):
+            size = (20 + i, 30 - i)
+            path = tmp_path / "imgs" / c / f"{i}.{'png' if i % 2 else 'jpg'}"
+            Image.fromarray(np.clip(base + rng.normal(0, 25, (*size, 3)), 0, 255).astype("uint8")).save(path)
+            files.append(path)
+    data = (
+        f"{{source: image_folder, path: {tmp_path / 'imgs'}, image_size: [24, 24], test_fraction: 0.2, batch_size: 8}}"
+    )
+    config = _config(tmp_path, "resnet", data, f"{{type: pretrained, preset: {presets['resnet']}}}", 2)
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["test"]["samples"] == 4
+    assert cli("predict", tmp_path / "run", *map(str, files[:4]), "--out", tmp_path / "p.json").exit_code == 0
+    import tensorflow as tf
+
+    from mlcli.data.folders import read_image
+
+    target = tmp_path / "resnet_saved"
+    exported = cli("export", tmp_path / "run", "--format", "saved_model", "--out", target)
+    assert exported.exit_code == 0 and "reloaded and matched" in exported.output, exported.output
+    pixels = np.stack([read_image(f, (24, 24), 3) for f in files[:4]]).astype("float32")  # raw 0-255 pixels
+    signature = tf.saved_model.load(str(target)).signatures["serving_default"]
+    probs = signature(inputs=tf.constant(pixels))["probabilities"].numpy()
+    for row, p in zip(probs, json.loads((tmp_path / "p.json").read_text())):
+        by_class = {q["class"]: q["probability"] for q in p["predictions"]}
+        np.testing.assert_allclose(row, [by_class["dark"], by_class["light"]], atol=2e-6)
+    refused = cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "r.keras")
+    assert refused.exit_code == 2 and "export saved_model" in refused.output
+
+
+def test_a_named_preset_offline_is_exit_2_within_seconds(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MLCLI_OFFLINE", "1")
+    data = f"{{source: text_folder, path: {_texts(tmp_path / 'texts')}, batch_size: 8}}"
+    config = _config(tmp_path, "named", data, "{type: pretrained, preset: bert_tiny_en_uncased}", 1)
+    began = time.perf_counter()
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 2 and time.perf_counter() - began < 10
+    assert "'bert_tiny_en_uncased' must be downloaded" in result.output and "save_to_preset" in result.output
+    (tmp_path / "empty").mkdir()
+    config = _config(tmp_path, "dir", data, f"{{type: pretrained, preset: {tmp_path / 'empty'}}}", 1)
+    result = cli("train", config, "--run-dir", tmp_path / "run2", "--quiet")
+    assert result.exit_code == 2 and "is a folder but not a KerasHub preset" in result.output
