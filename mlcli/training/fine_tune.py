@@ -21,7 +21,7 @@ def freeze_epochs(cfg: Any) -> int:
 
 def phase_config(cfg: Any, frozen: bool) -> Any:
     """The config the phase compiles with: after the freeze, `fine_tune_learning_rate` if given."""
-    rate = cfg.model.fine_tune_learning_rate
+    rate = getattr(cfg.model, "fine_tune_learning_rate", None)
     if frozen or rate is None:
         return cfg
     return cfg.model_copy(update={"optimizer": cfg.optimizer.model_copy(update={"learning_rate": rate})})
