@@ -132,7 +132,10 @@ def schema() -> None:
 @app.command()
 def models(
     presets: Annotated[
-        bool, typer.Option("--presets", help="Also list KerasHub's presets per task (imports KerasHub: ~6 s).")
+        bool,
+        typer.Option(
+            "--presets", help="Also list KerasHub's presets per task (imports TensorFlow and KerasHub: slow)."
+        ),
     ] = False,
 ) -> None:
     """List the model families with their fields and defaults (and KerasHub presets with --presets)."""
