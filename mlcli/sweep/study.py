@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,29 +83,41 @@ def plan(config: Path, overrides: list[str], params: list[str], trials: int | No
     )  # fmt: skip
 
 
-def open_study(p: SweepPlan):
+def _storage(url: str):
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if p.storage.startswith("sqlite:"):  # concurrent processes wait for the file lock instead of failing
-        storage = optuna.storages.RDBStorage(p.storage, engine_kwargs={"connect_args": {"timeout": 120}})
-    elif p.storage.startswith("journal:"):
+    if url.startswith("sqlite:"):  # concurrent processes wait for the file lock instead of failing
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
+    if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
-        storage = optuna.storages.JournalStorage(JournalFileBackend(p.storage.removeprefix("journal:")))
-    else:
-        storage = p.storage
+        return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+    return url
+
+
+def open_study(p: SweepPlan):
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs)
         if p.pruner == "median"
         else optuna.pruners.NopPruner()
     )
-    try:
-        study = optuna.create_study(
-            study_name=p.name, storage=storage, direction=p.direction, load_if_exists=True, pruner=pruner
-        )
-    except ValueError as exc:  # e.g. the stored study has another direction
-        raise UserError(f"{p.storage}: {exc}") from None
+    for attempt in range(6):
+        try:
+            study = optuna.create_study(
+                study_name=p.name, storage=_storage(p.storage), direction=p.direction, load_if_exists=True,
+                pruner=pruner,
+            )  # fmt: skip
+            break
+        except (OperationalError, IntegrityError):  # two processes creating one new database: one retries
+            if attempt == 5:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+        except ValueError as exc:  # e.g. the stored study has another direction
+            raise UserError(f"{p.storage}: {exc}") from None
     # seeded by the config and the trials so far, so a continued study does not replay its first
     # suggestions; helper processes (--jobs) add their pid so they do not duplicate each other
     offset = len(study.get_trials(deepcopy=False)) + (os.getpid() if os.environ.get(HELPER_ENV) else 0)
