@@ -158,5 +158,5 @@ def make_callbacks(
     if cfg.model.type == "gan":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     if progress:
-        callbacks.append(make_progress(quiet, cfg.data.batch_size))
+        callbacks.append(make_progress(quiet, cfg.data.batch_size, cfg.training.epochs))
     return callbacks, guard, writer

@@ -54,12 +54,13 @@ class EpochTimer(keras.callbacks.Callback):
 class PlainProgress(keras.callbacks.Callback):
     """One line per epoch, for logs, CI and `--quiet`."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, total_epochs: int | None = None):
         super().__init__()
         self.stream = stream or sys.stdout
+        self.total_epochs = total_epochs  # the run's, when `fit` is called in phases (freeze_epochs)
 
     def on_train_begin(self, logs=None):
-        self.epochs = self.params.get("epochs")
+        self.epochs = self.total_epochs or self.params.get("epochs")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -72,10 +73,11 @@ class PlainProgress(keras.callbacks.Callback):
 class RichProgress(keras.callbacks.Callback):
     """An epoch bar and a step bar with ETA, live loss/metrics and samples per second."""
 
-    def __init__(self, console: Console | None = None, batch_size: int = 0):
+    def __init__(self, console: Console | None = None, batch_size: int = 0, total_epochs: int | None = None):
         super().__init__()
         self.console = console or Console()
         self.batch_size = batch_size
+        self.total_epochs = total_epochs
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -88,7 +90,7 @@ class RichProgress(keras.callbacks.Callback):
         )
 
     def on_train_begin(self, logs=None):
-        self.epochs = self.params.get("epochs") or 0
+        self.epochs = self.total_epochs or self.params.get("epochs") or 0
         self.steps = self.params.get("steps")
         self.progress.start()
         self.epoch_task = self.progress.add_task("epochs", total=self.epochs, info="")
@@ -118,8 +120,8 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.stop()
 
 
-def make_progress(quiet: bool, batch_size: int) -> keras.callbacks.Callback:
+def make_progress(quiet: bool, batch_size: int, total_epochs: int | None = None) -> keras.callbacks.Callback:
     """Rich bars on a terminal; plain lines when stdout is not a terminal or with --quiet."""
     if quiet or not sys.stdout.isatty():
-        return PlainProgress()
-    return RichProgress(batch_size=batch_size)
+        return PlainProgress(total_epochs=total_epochs)
+    return RichProgress(batch_size=batch_size, total_epochs=total_epochs)
