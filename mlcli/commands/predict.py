@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mlcli.data.files import IMAGE_SUFFIXES
 from mlcli.errors import UserError
 from mlcli.fileio import atomic_write_text
 from mlcli.runs import load_checkpoint, open_run
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 def _images(paths: list[str], spec) -> np.ndarray:
@@ -94,15 +93,12 @@ def read_inputs(inputs: list[str], run) -> tuple[np.ndarray, list[str]]:
 
 def model_batch(x, spec):
     """Raw inputs through the run's saved preprocessing: what the checkpoint takes."""
-    from mlcli.data.preprocess import preprocessor
+    from mlcli.data.preprocess import preprocess, preprocessor
     from mlcli.data.table import Table, model_batch
 
     if isinstance(x, Table):
         return model_batch(x)
-    pre = preprocessor(spec.kind, spec.state)
-    if spec.kind == "image":
-        x = x.astype("float32")  # as training and the exports see pixels
-    return pre(x.astype(str) if x.dtype == object else x) if pre is not None else x
+    return preprocess(preprocessor(spec.kind, spec.state), spec.kind, x.astype(str) if x.dtype == object else x)
 
 
 def predict_command(run_dir: Path, inputs: list[str], out: Path | None, checkpoint: str, top_k: int) -> list:

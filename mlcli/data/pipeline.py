@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mlcli.config.data import Augmentation
-from mlcli.data.preprocess import preprocessor
+from mlcli.data.preprocess import preprocess, preprocessor
 from mlcli.data.spec import DataSpec
 from mlcli.errors import UserError
 
@@ -180,10 +180,7 @@ def _finish(ds, spec: DataSpec, augment_layers, epoch):
     std = float(spec.state.get("std", [1.0])[0])
 
     def transform(step, x, y):
-        if spec.kind == "image":  # 0-255 as float32, exactly what predict and every export feed
-            x = tf.cast(x, tf.float32)
-        if pre is not None:
-            x = pre(x)
+        x = preprocess(pre, spec.kind, x)
         if aug is not None:
             seeds = _fixed_seeds(tf.stack([tf.cast(epoch, tf.int64), tf.cast(step, tf.int64)]))
             for layer in aug:

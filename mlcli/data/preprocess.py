@@ -93,6 +93,16 @@ def _adapt_text(raw: RawData, prep: Preprocessing) -> dict:
     return {"text": settings, "vocabulary": adapt_vocabulary(texts, settings)}
 
 
+def preprocess(pre, spec_kind: str, x):
+    """The one preprocessing call on a batch (training, evaluation, predict): images enter as
+    float32 0-255, exactly what every export takes, then the run's layer `pre`."""
+    import keras
+
+    if spec_kind == "image":
+        x = keras.ops.cast(x, "float32")
+    return pre(x) if pre is not None else x
+
+
 def preprocessor(spec_kind: str, state: dict):
     """The Keras layer mapping raw inputs to model inputs, rebuilt from saved state (or None)."""
     import keras

@@ -22,10 +22,5 @@ def build(cfg: PretrainedModel, spec: Any, full_cfg: Any = None):
         raise ConfigError([f"model.type: pretrained classifies text or images, not {spec.kind} ({spec.task})"])
     task = keras_hub.models.TextClassifier if spec.kind == "text" else keras_hub.models.ImageClassifier
     model = task.from_preset(cfg.preset, num_classes=output_units(spec), preprocessor=None)
-    model.backbone.trainable = cfg.trainable and not cfg.freeze_epochs
+    model.backbone.trainable = cfg.trainable  # freeze_epochs: fit freezes and unfreezes it (training/fine_tune.py)
     return model
-
-
-def set_backbone_trainable(model, trainable: bool) -> None:
-    """Freeze or unfreeze the backbone; frozen BatchNorm layers run in inference mode (Keras 3)."""
-    model.backbone.trainable = trainable

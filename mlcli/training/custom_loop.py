@@ -172,11 +172,7 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
         if model.stop_training:
             break
     callback_list.on_train_end()
-    if guard.where:
-        raise TrainingFailed(
-            f"training stopped: {guard.where}; lower optimizer.learning_rate or add "
-            f"optimizer.clipnorm. Last good checkpoints kept in {run_dir / CHECKPOINTS}"
-        )
+    guard.raise_if_stopped(run_dir / CHECKPOINTS)
     if not is_chief:
         bundle.test = None  # the chief scores the test split
     summary = summarise(

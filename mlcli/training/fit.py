@@ -9,7 +9,6 @@ from typing import Any
 
 import keras
 
-from mlcli.errors import TrainingFailed
 from mlcli.evaluation.plots import curves
 from mlcli.evaluation.scoring import score
 from mlcli.fileio import atomic_write_json
@@ -80,11 +79,7 @@ def train(
         if guard.where or model.stop_training or initial_epoch < end:  # NaN, early stopping or pruning
             break
     train_seconds = clock.elapsed()
-    if guard.where:
-        raise TrainingFailed(
-            f"training stopped: {guard.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
-            f"Last good checkpoints kept in {run_dir / CHECKPOINTS}"
-        )
+    guard.raise_if_stopped(run_dir / CHECKPOINTS)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     timer = next(c for c in callbacks if isinstance(c, EpochTimer))
     final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}

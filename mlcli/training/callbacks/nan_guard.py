@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
+
+from mlcli.errors import TrainingFailed
 
 
 class NanGuard(keras.callbacks.Callback):
@@ -23,3 +26,11 @@ class NanGuard(keras.callbacks.Callback):
                 self.where = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}"
                 self.model.stop_training = True
                 return
+
+    def raise_if_stopped(self, checkpoints: Path) -> None:
+        """The run's failure, with what to change, once training has returned."""
+        if self.where:
+            raise TrainingFailed(
+                f"training stopped: {self.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
+                f"Last good checkpoints kept in {checkpoints}"
+            )
