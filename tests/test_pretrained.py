@@ -4,6 +4,9 @@ written below and a 2-stage ResNet, saved with `save_to_preset` exactly as a use
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -60,6 +63,25 @@ def _config(tmp_path: Path, name: str, data: str, model: str, epochs: int) -> Pa
     return path
 
 
+def _fresh_keras_predict(model: Path, inputs: Path) -> np.ndarray:
+    """`predict` of a `.keras` export in a fresh interpreter that imports KerasHub but never mlcli."""
+    code = (
+        "import sys, numpy as np, keras, keras_hub\n"
+        f"out = keras.saving.load_model({str(model)!r}).predict(np.load({str(inputs)!r}), verbose=0)\n"
+        "assert 'mlcli' not in sys.modules\n"
+        f"np.save({str(inputs.with_suffix('.out.npy'))!r}, out)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(inputs.with_suffix(".out.npy"))
+
+
+def keras_hub_backbone(preset: Path):
+    import keras_hub
+
+    return keras_hub.models.Backbone.from_preset(str(preset))
+
+
 def _backbone(path: Path) -> list:
     import keras
     import keras_hub  # noqa: F401
@@ -100,8 +122,13 @@ def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports
     for row, p in zip(out.numpy(), predicted):
         by_class = {q["class"]: q["probability"] for q in p["predictions"]}
         np.testing.assert_allclose(row, [by_class["neg"], by_class["pos"]], atol=2e-6)
-    refused = cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "b.keras")
-    assert refused.exit_code == 2 and "export saved_model" in refused.output
+    assert cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "bert.keras").exit_code == 0
+    np.save(tmp_path / "lines.npy", np.array(lines))
+    np.testing.assert_allclose(
+        _fresh_keras_predict(tmp_path / "bert.keras", tmp_path / "lines.npy"), out.numpy(), atol=2e-6
+    )
+    refused = cli("export", tmp_path / "run", "--format", "tflite", "--out", tmp_path / "b.tflite")
+    assert refused.exit_code == 2 and "tokenizer cannot travel" in refused.output
 
 
 def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp_path: Path):
@@ -119,9 +146,29 @@ def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp
     data = (
         f"{{source: image_folder, path: {tmp_path / 'imgs'}, image_size: [24, 24], test_fraction: 0.2, batch_size: 8}}"
     )
-    config = _config(tmp_path, "resnet", data, f"{{type: pretrained, preset: {presets['resnet']}}}", 2)
-    result = cli("train", config, "--run-dir", tmp_path / "run", "--quiet")
-    assert result.exit_code == 0, result.output
+    model = f"{{type: pretrained, preset: {presets['resnet']}, freeze_epochs: 1}}"
+    config = _config(tmp_path, "resnet", data, model, 3)
+    # killed after epoch 2's backup, before its checkpoint replaced epoch 1's: last.keras is the frozen epoch
+    killed = cli_subprocess("train", config, "--run-dir", tmp_path / "run", env={"MLCLI_CRASH_AT": "after_backup:2"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    original = keras_hub_backbone(presets["resnet"])
+    frozen = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
+    # moving means and variances too: a frozen BatchNorm runs in inference mode and leaves them alone
+    assert sum("moving" in w.path for w in original.weights) == 12  # 6 BatchNorm layers
+    assert all(np.array_equal(a, b) for a, b in zip(original.get_weights(), frozen, strict=True))
+    assert cli_subprocess("train", "--resume", tmp_path / "run", "--quiet").returncode == 0
+    straight = cli_subprocess("train", config, "--run-dir", tmp_path / "straight", "--quiet")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    resumed, direct = ((tmp_path / d / "metrics.csv").read_text().splitlines() for d in ("run", "straight"))
+    assert len(resumed) == 4 and resumed[:3] == direct[:3]  # header and the epochs before the kill
+    # after it, oneDNN's CPU kernels round the fine-tuning steps of a fresh process differently in the last
+    # bit (seen: val_loss 0.197483 against 0.197485; exact with TF_ENABLE_ONEDNN_OPTS=0)
+    a, b = (np.array(rows[3].split(",")[:5], float) for rows in (resumed, direct))
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+    tuned = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
+    for x, y in zip(tuned, _backbone(tmp_path / "straight" / "checkpoints" / "last.keras"), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-3)  # seen: 1e-4, a fiftieth of one Adam step at lr 0.005
+    assert not all(np.array_equal(a, b) for a, b in zip(original.get_weights(), tuned))
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["test"]["samples"] == 4
     assert cli("predict", tmp_path / "run", *map(str, files[:4]), "--out", tmp_path / "p.json").exit_code == 0
@@ -135,11 +182,13 @@ def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp
     pixels = np.stack([read_image(f, (24, 24), 3) for f in files[:4]]).astype("float32")  # raw 0-255 pixels
     signature = tf.saved_model.load(str(target)).signatures["serving_default"]
     probs = signature(inputs=tf.constant(pixels))["probabilities"].numpy()
-    for row, p in zip(probs, json.loads((tmp_path / "p.json").read_text())):
-        by_class = {q["class"]: q["probability"] for q in p["predictions"]}
-        np.testing.assert_allclose(row, [by_class["dark"], by_class["light"]], atol=2e-6)
-    refused = cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "r.keras")
-    assert refused.exit_code == 2 and "export saved_model" in refused.output
+    predicted = json.loads((tmp_path / "p.json").read_text())
+    expected = np.array([[{q["class"]: q["probability"] for q in p["predictions"]}[c] for c in ("dark", "light")]
+                         for p in predicted])  # fmt: skip
+    np.testing.assert_allclose(probs, expected, atol=2e-6)
+    assert cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "r.keras").exit_code == 0
+    np.save(tmp_path / "pixels.npy", pixels)
+    np.testing.assert_allclose(_fresh_keras_predict(tmp_path / "r.keras", tmp_path / "pixels.npy"), expected, atol=2e-6)
 
 
 def test_a_named_preset_offline_is_exit_2_within_seconds(tmp_path: Path, monkeypatch):

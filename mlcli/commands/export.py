@@ -38,26 +38,35 @@ class Serving:
     inputs: list[str]
     output: str
     takes_dict: bool = False
+    hub_task: bool = False  # a KerasHub task: `predict` runs its own preprocessor on raw inputs
 
     def __call__(self, batch: dict):
         """Call the model with `batch` (input name -> values) in the structure it was built with."""
+        if self.hub_task:
+            return self.model.predict(batch[self.inputs[0]], verbose=0)
         if self.takes_dict:
             return self.model(batch, training=False)
         args = [batch[n] for n in self.inputs]
         return self.model(args if len(args) > 1 else args[0], training=False)
 
 
-def serving_model(model, spec: Any, vectorize_text: bool = True) -> Serving:
+def serving_model(model, spec: Any, vectorize_text: bool = True, fmt: str = "saved_model") -> Serving:
     """Raw inputs in, readable outputs out: the checkpoint wrapped with its preprocessing.
 
     Built from Keras layers and `keras.ops` only, so each format reloads without mlcli.
     `vectorize_text=False` keeps token ids as the input (TFLite has no string ops without Flex).
+    A pretrained model's `.keras` export is its KerasHub task instead (`standalone_task`).
     """
     import keras
 
     from mlcli.data.preprocess import preprocessor
     from mlcli.models.layers import class_probabilities
 
+    if fmt == "keras" and "pretrained" in spec.state:
+        from mlcli.models.pretrained import standalone_task
+
+        task = standalone_task(model, preprocessor(spec.kind, spec.state))
+        return Serving(task, ["text" if spec.kind == "text" else "inputs"], "probabilities", hub_task=True)
     if spec.task == "generation":
         raw = {"latent": keras.Input((model.latent_dim,), name="latent")}
         if model.num_classes:
@@ -133,7 +142,9 @@ def _reload_outputs(fmt: str, path: Path, serving: Serving, batch: dict[str, np.
     import tensorflow as tf
 
     if fmt == "keras":
-        loaded = Serving(keras.models.load_model(path), serving.inputs, serving.output, serving.takes_dict)
+        loaded = Serving(
+            keras.models.load_model(path), serving.inputs, serving.output, serving.takes_dict, serving.hub_task
+        )
         return np.asarray(loaded(_tensors(batch)))
     if fmt == "saved_model":
         signature = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -192,10 +203,14 @@ def _write(fmt: str, serving: Serving, tmp: Path) -> Path:
 def _side_file(fmt: str, serving: Serving, spec: Any, columns: dict[str, str]) -> dict:
     """What a serving process needs besides the file: input names (and the columns they read),
     the output's name and the class names in output order."""
-    by_name = {t.name: t for t in serving.model.inputs}
-    return {
-        "format": fmt,
-        "inputs": [
+    if serving.hub_task:  # raw strings or images, which the task's own preprocessor reads in `predict`
+        text = spec.kind == "text"
+        inputs = [{"name": serving.inputs[0], "dtype": "string" if text else "float32",
+                   "shape": [] if text else list(spec.input_shape)}]  # fmt: skip
+        usage = {"load": "import keras_hub; keras.saving.load_model(path)", "call": "model.predict(raw inputs)"}
+    else:
+        by_name = {t.name: t for t in serving.model.inputs}
+        inputs = [
             {
                 "name": n,
                 "dtype": str(by_name[n].dtype),
@@ -203,9 +218,14 @@ def _side_file(fmt: str, serving: Serving, spec: Any, columns: dict[str, str]) -
                 **({"column": columns[n]} if n in columns else {}),
             }
             for n in serving.inputs
-        ],  # fmt: skip
+        ]  # fmt: skip
+        usage = {}
+    return {
+        "format": fmt,
+        "inputs": inputs,
         "output": serving.output,
         "classes": spec.class_names if spec.task == "classification" else None,
+        **usage,
     }
 
 
@@ -219,14 +239,13 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
     out = Path(out) if out else Path(run_dir) / "export" / FORMATS[fmt]
     if out.exists():
         raise UserError(f"{out} already exists; remove it or choose another --out")
-    if "pretrained" in run.spec.state and (fmt == "keras" or run.spec.kind == "text") and fmt != "saved_model":
+    if "pretrained" in run.spec.state and run.spec.kind == "text" and fmt == "tflite":
         raise UserError(
-            f"--format {fmt}: a KerasHub model inside a .keras export does not reload with the same weights in a "
-            "fresh process, and a tokenizer's vocabulary cannot travel in a .tflite; export saved_model (raw "
-            "strings or images in), or tflite for images"
+            "--format tflite: a KerasHub tokenizer cannot travel in a .tflite; export keras or saved_model "
+            "(raw strings in)"
         )
     tokens_only = fmt == "tflite" and run.spec.kind == "text"
-    serving = serving_model(model, run.spec, vectorize_text=not tokens_only)
+    serving = serving_model(model, run.spec, vectorize_text=not tokens_only, fmt=fmt)
     strings = [t.name for t in serving.model.inputs if t.dtype == "string"]
     if fmt == "tflite" and strings:
         raise UserError(
@@ -238,7 +257,9 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
         from mlcli.data.preprocess import preprocessor
 
         batch = {"tokens": np.asarray(preprocessor("text", run.spec.state)(batch["text"]))}
-    expected = np.asarray(serving(_tensors(batch)))
+    # the checkpoint wrapped with its preprocessing; a KerasHub task export is a rebuilt model, checked against it
+    reference = serving_model(model, run.spec, vectorize_text=not tokens_only) if serving.hub_task else serving
+    expected = np.asarray(reference(_tensors(batch)))
     columns = {c["key"]: c["name"] for c in run.spec.state.get("columns", [])} if run.spec.kind == "table" else {}
     side = out.parent / f"{out.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
