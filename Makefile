@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: train test lint bench clean
+.PHONY: train test lint bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+bench-gpu: $(DEV_STAMP)
+	$(BIN)/python benchmarks/bench_gpu.py
+	$(BIN)/python benchmarks/render.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,6 +2,8 @@
 
 For each config: batches/s of iterating the training tf.data pipeline alone (after one warm epoch,
 which fills the cache), and batches/s the training step consumes (model.fit on the same pipeline).
+
+python benchmarks/bench_pipeline.py
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mlcli.training.device import resolve  # noqa: E402
 from mlcli.training.setup import compile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = {"digits": ROOT / "configs/cnn_digits.yaml", "cifar-shaped": ROOT / "benchmarks/cifar_synthetic.yaml"}
+CONFIGS = {"digits": ROOT / "configs/cnn_digits.yaml", "cifar-shaped": ROOT / "benchmarks/configs/cifar_shaped.yaml"}
 
 
 def pipeline_rate(dataset, epochs: int = 5) -> float:
@@ -57,4 +59,6 @@ def measure() -> dict:
 
 
 if __name__ == "__main__":
-    measure()
+    from common import record
+
+    record("pipeline", measure())

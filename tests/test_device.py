@@ -38,3 +38,14 @@ def test_real_device_list_on_this_machine_is_resolved():
     choice = device.resolve(Training())
     assert choice.device in ("cpu", "gpu")
     assert choice.jit_compile is (choice.device == "gpu")
+
+
+def test_a_distribution_strategy_turns_auto_xla_off_and_steps_to_one_but_keeps_a_forced_xla():
+    gpus, details = ["gpu0", "gpu1"], ("H100", (9, 0))
+    auto = device.resolve(Training(), gpus=gpus, gpu_details=details)
+    assert auto.jit_compile is True and auto.under_strategy(Training()) == []  # auto: nothing to tell
+    assert auto.jit_compile is False and auto.steps_per_execution == 1
+    forced = Training(jit_compile=True, steps_per_execution=8)
+    choice = device.resolve(forced, gpus=gpus, gpu_details=details)
+    assert choice.under_strategy(forced) == ["steps_per_execution set to 1 under MirroredStrategy (keras#19246)"]
+    assert choice.jit_compile is True and choice.steps_per_execution == 1

@@ -1,8 +1,9 @@
 """Device-aware speed defaults: what `auto` means for XLA, mixed precision and steps per execution.
 
 On CPU mlcli's `auto` leaves XLA off, as Keras 3.15's own `jit_compile="auto"` does on CPU-only
-machines (keras/src/trainers/trainer.py); on GPUs XLA and mixed precision usually win, so `auto`
-turns them on. (Issue 15 re-derives these choices from scripted measurements.)
+machines and under tf.distribute (keras/src/trainers/trainer.py; fit.py applies the latter); on one
+GPU XLA and mixed precision usually win, so `auto` turns them on. benchmarks/bench_autos.py measures
+the CPU choices and benchmarks/bench_gpu.py the GPU ones.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# Chosen from benchmarks/bench_steps.py on the 2-core CPU machines (RESULTS.md): samples/s rose
-# from 1 (3,304 digits; 1,689 CIFAR-shaped) to 32 (4,853; 2,500). 32 is also the most Keras allows
-# with tf.data input (keras#20344); progress bars then update every 32 steps.
+# The most Keras allows with tf.data input (keras#20344); benchmarks/bench_autos.py measures it against
+# 1 and 8 on the seed CNNs (README, *Where each auto comes from*). Progress bars update every 32 steps.
 CPU_STEPS_PER_EXECUTION = 32
 GPU_STEPS_PER_EXECUTION = 32
 
@@ -28,6 +28,22 @@ class DeviceChoice:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def under_strategy(self, training: Any) -> list[str]:
+        """A tf.distribute strategy changes two choices; returns what to tell a user who set them.
+
+        XLA: Keras' own `auto` turns it off under a strategy, and nobody here measured it faster.
+        steps_per_execution: 1, because the multi-step loop's conditionals fail in a MirroredStrategy
+        replica context (keras#19246).
+        """
+        notes = []
+        if training.jit_compile == "auto":
+            self.jit_compile = False
+        if self.steps_per_execution > 1:
+            if training.steps_per_execution != "auto":
+                notes.append("steps_per_execution set to 1 under MirroredStrategy (keras#19246)")
+            self.steps_per_execution = 1
+        return notes
 
 
 def _gpu_details(gpus: list) -> tuple[str | None, tuple[int, int] | None]:

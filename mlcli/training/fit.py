@@ -38,11 +38,9 @@ def train(
     resolved = setup.resolve_monitors(cfg, spec, run_dir)
     state = setup.read_resume_state(run_dir, resume)
     strategy = get_strategy(cfg.distribute, device.gpus)
-    if strategy is not None and device.steps_per_execution > 1:
-        # keras#19246: the multi-step loop's conditionals fail in a MirroredStrategy replica context
-        if cfg.training.steps_per_execution != "auto":
-            print("note: steps_per_execution set to 1 under MirroredStrategy (keras#19246)", flush=True)
-        device.steps_per_execution = 1
+    if strategy is not None:
+        for note in device.under_strategy(cfg.training):
+            print(f"note: {note}", flush=True)
     steps = setup.steps_per_epoch(spec, cfg.data.batch_size)
     freeze = fine_tune.freeze_epochs(cfg)
     frozen = bool(freeze) and int((state or {}).get("epoch", 0)) <= freeze  # the phase the checkpoint was saved in

@@ -1,0 +1,74 @@
+"""Where each `auto` comes from: mlcli on the seed CNNs with one setting varied, through the real CLI.
+
+- `training.jit_compile`: XLA on against off (the CPU `auto` is off, as in Keras' own rule).
+- `training.steps_per_execution`: 1, 8 and 32 (the CPU `auto` is 32).
+- threads: TensorFlow's defaults against one inter-op thread (TF_NUM_INTEROP_THREADS=1).
+Each variant is a separate `mlcli train` process, timed from outside as in bench_vs_keras.py; variants
+alternate A B C, C B A, ...; ratios to the current `auto` are per round, median and min–max.
+
+python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from common import abba, record, spread, timed
+
+CONFIGS = {
+    "mnist-shaped": "benchmarks/configs/mnist_shaped.yaml",
+    "cifar-shaped": "benchmarks/configs/cifar_shaped.yaml",
+}
+# variant -> (--set overrides, environment); the first of each is what `auto` picks on CPU
+SETTINGS = {
+    "jit_compile": {"off (auto)": (["training.jit_compile=false"], {}), "on": (["training.jit_compile=true"], {})},
+    "steps_per_execution": {
+        "32 (auto)": (["training.steps_per_execution=32"], {}),
+        "8": (["training.steps_per_execution=8"], {}),
+        "1": (["training.steps_per_execution=1"], {}),
+    },
+    "threads": {"TensorFlow defaults (auto)": ([], {}), "inter_op=1": ([], {"TF_NUM_INTEROP_THREADS": "1"})},
+}
+
+
+def measure(only: list[str], rounds: int, epochs: int, settings: dict = SETTINGS, configs: dict = CONFIGS) -> dict:
+    results: dict = {}
+    for setting in only:
+        variants = settings[setting]
+        for case, config in configs.items():
+            rates: dict[str, list[float]] = {v: [] for v in variants}
+            walls: dict[str, list[float]] = {v: [] for v in variants}
+            for order in abba(list(variants), rounds):
+                for variant in order:
+                    sets, env = variants[variant]
+                    with tempfile.TemporaryDirectory() as tmp:
+                        args = [a for s in [*sets, f"training.epochs={epochs}"] for a in ("--set", s)]
+                        result = timed([sys.executable, "-m", "mlcli", "train", config, "--run-dir", f"{tmp}/run",
+                                        *args], env=env)  # fmt: skip
+                        train = json.loads((Path(tmp) / "run" / "data_spec.json").read_text())["num_train"]
+                    rates[variant].append(result.rate(train))
+                    walls[variant].append(result.wall_s)
+                    print(f"{setting} {case} {variant}: {rates[variant][-1]:,.0f} samples/s", flush=True)
+            auto = next(iter(variants))
+            results.setdefault(setting, {})[case] = {
+                variant: {
+                    "samples_per_s": spread(rates[variant]),
+                    "wall_s": spread(walls[variant]),
+                    "rate_vs_auto": spread([a / b for a, b in zip(rates[variant], rates[auto])]),
+                }
+                for variant in variants
+            }
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--only", default=",".join(SETTINGS))
+    args = parser.parse_args()
+    record("autos", measure(args.only.split(","), args.rounds, args.epochs), rounds=args.rounds)
