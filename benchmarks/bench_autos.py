@@ -1,12 +1,14 @@
 """Where each `auto` comes from: mlcli on the seed CNNs with one setting varied, through the real CLI.
 
 - `training.jit_compile`: XLA on against off (the CPU `auto` is off, as in Keras' own rule).
-- `training.steps_per_execution`: 1, 8 and 32 (the CPU `auto` is 32).
+- `training.steps_per_execution`: 1, 8 and 32 (the CPU `auto` is 8: it was 32 until this table).
 - threads: TensorFlow's defaults against one inter-op thread (TF_NUM_INTEROP_THREADS=1).
+- oneDNN: mlcli sets TF_ENABLE_ONEDNN_OPTS=1 unless the environment says otherwise; against =0.
+Each setting is its own section of results.json (`autos:SETTING`), so one can be remeasured alone.
 Each variant is a separate `mlcli train` process, timed from outside as in bench_vs_keras.py; variants
 alternate A B C, C B A, ...; ratios to the current `auto` are per round, median and min–max.
 
-python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads]
+python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads,oneDNN]
 """
 
 from __future__ import annotations
@@ -27,17 +29,20 @@ CONFIGS = {
 SETTINGS = {
     "jit_compile": {"off (auto)": (["training.jit_compile=false"], {}), "on": (["training.jit_compile=true"], {})},
     "steps_per_execution": {
-        "32 (auto)": (["training.steps_per_execution=32"], {}),
-        "8": (["training.steps_per_execution=8"], {}),
+        "8 (auto)": (["training.steps_per_execution=8"], {}),
+        "32": (["training.steps_per_execution=32"], {}),
         "1": (["training.steps_per_execution=1"], {}),
     },
     "threads": {"TensorFlow defaults (auto)": ([], {}), "inter_op=1": ([], {"TF_NUM_INTEROP_THREADS": "1"})},
+    "oneDNN": {"forced on (mlcli)": ([], {}), "TF_ENABLE_ONEDNN_OPTS=0": ([], {"TF_ENABLE_ONEDNN_OPTS": "0"})},
 }
 
 
 def measure(only: list[str], rounds: int, epochs: int, settings: dict = SETTINGS, configs: dict = CONFIGS) -> dict:
     results: dict = {}
     for setting in only:
+        if setting not in settings:
+            raise SystemExit(f"unknown setting {setting!r}; choose from {', '.join(settings)}")
         variants = settings[setting]
         for case, config in configs.items():
             rates: dict[str, list[float]] = {v: [] for v in variants}
@@ -71,4 +76,5 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--only", default=",".join(SETTINGS))
     args = parser.parse_args()
-    record("autos", measure(args.only.split(","), args.rounds, args.epochs), rounds=args.rounds)
+    for setting, cases in measure(args.only.split(","), args.rounds, args.epochs).items():
+        record(f"autos:{setting}", {setting: cases}, rounds=args.rounds, replaces=("autos",))

@@ -38,12 +38,23 @@ def machine() -> dict:
 
 def versions() -> dict:
     found = {}
-    for package in ("mlcli", "tensorflow", "keras", "keras-hub", "numpy"):
+    for package in ("mlcli", "tensorflow", "keras", "keras-hub", "numpy", "ludwig", "torch"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
     return found
+
+
+def commit() -> str:
+    """The code measured: git's HEAD, marked `+changes` when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    outputs = [":!benchmarks/results.json", ":!benchmarks/RESULTS.md", ":!README.md"]  # what benchmarks write
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", ".", *outputs) else "")
 
 
 def spread(values: list[float]) -> dict:
@@ -92,14 +103,18 @@ def abba(sides: list[str], rounds: int) -> list[list[str]]:
     return [sides if r % 2 == 0 else sides[::-1] for r in range(rounds)]
 
 
-def record(section: str, results: dict, rounds: int | None = None) -> None:
-    """Store one section in results.json with what is needed to rerun and believe it."""
+def record(section: str, results: dict, rounds: int | None = None, replaces: tuple[str, ...] = ()) -> None:
+    """Store one section in results.json with what is needed to rerun and believe it (dropping the
+    sections it `replaces`, an older layout of the same measurement)."""
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    for old in replaces:
+        data.pop(old, None)
     data[section] = {
         "command": shlex.join(["python", os.path.relpath(Path(sys.argv[0]).resolve(), ROOT), *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "versions": versions(),
+        "commit": commit(),
         "rounds": rounds,
         "results": results,
     }

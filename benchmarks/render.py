@@ -24,7 +24,8 @@ def provenance(section: dict) -> str:
     m = section["machine"]
     v = ", ".join(f"{k} {x}" for k, x in section["versions"].items())
     rounds = f"; {section['rounds']} rounds" if section.get("rounds") else ""
-    return f"`{section['command']}` on {section['date']}: {m['cores']} cores ({m['cpu']}), {v}{rounds}."
+    at = f" at commit {section['commit']}" if section.get("commit") else ""
+    return f"`{section['command']}` on {section['date']}{at}: {m['cores']} cores ({m['cpu']}), {v}{rounds}."
 
 
 def vs_keras(section: dict) -> list[str]:
@@ -149,6 +150,18 @@ def gan_quality(section: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def peer_ludwig(section: dict) -> list[str]:
+    r = section["results"]
+    return [
+        "| tool (config) | test accuracy | whole command, s |",
+        "| --- | --- | --- |",
+        *(f"| {tool} (`{r['configs'][tool]}`) | {spread(r[tool]['test_accuracy'], '{:.2%}')} | "
+          f"{spread(r[tool]['wall_s'], '{:.1f}')} |" for tool in ("mlcli", "ludwig")),
+        "",
+        f"Wall time Ludwig / mlcli: {spread(r['wall_ratio_ludwig/mlcli'], '{:.2f}', '×')}.",
+    ]  # fmt: skip
+
+
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
     "startup": ("Start-up", startup),
@@ -156,6 +169,7 @@ SECTIONS = {  # results.json section -> (title, renderer)
     "autos": ("Where each `auto` comes from", autos),
     "pipeline": ("Input pipeline alone against the training step", pipeline),
     "presets": ("Offline presets", presets),
+    "peer_ludwig": ("A peer: Ludwig on the digits split (run by hand, benchmarks/peer_ludwig/)", peer_ludwig),
     "gpu_vs_keras": ("GPU: mlcli against hand-written Keras", vs_keras),
     "gpu_precision": ("GPU: mixed precision and XLA", autos),
 }
@@ -163,6 +177,12 @@ SECTIONS = {  # results.json section -> (title, renderer)
 
 def block(name: str, data: dict) -> str:
     """A README block: one section's table and where it came from."""
+    if name == "autos":  # one section per setting, one table
+        parts = [data[k] for k in sorted(data) if k.startswith("autos:")]
+        if not parts:
+            return "(not measured yet: run `python benchmarks/bench_autos.py`)"
+        merged = {"results": {k: v for p in parts for k, v in p["results"].items()}}
+        return "\n".join([*autos(merged), "", *(f"<sub>{provenance(p)}</sub>" for p in parts)])
     section_name = {"gan_quality": "presets"}.get(name, name)
     if section_name not in data:
         return f"(not measured yet: run the benchmark that writes `{section_name}` in results.json)"
@@ -176,9 +196,11 @@ def results_md(data: dict) -> str:
     for key, (title, render) in SECTIONS.items():
         if key in data:
             lines += [f"## {title}", "", *render(data[key]), "", provenance(data[key]), ""]
+        if key == "autos" and any(k.startswith("autos:") for k in data):
+            lines += [f"## {title}", "", block("autos", data).replace("<sub>", "").replace("</sub>", ""), ""]
     if "presets" in data:
         lines += ["## GAN quality score (`mlcli evaluate`)", "", *gan_quality(data["presets"]), ""]
-    for key in sorted(set(data) - set(SECTIONS)):
+    for key in sorted(k for k in set(data) - set(SECTIONS) if not k.startswith("autos:")):
         lines += [f"## {key}", "", "```json", json.dumps(data[key]["results"], indent=1), "```", "",
                   provenance(data[key]), ""]  # fmt: skip
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """`make bench`: every CPU benchmark in turn (each writes its own section of results.json), then
-RESULTS.md and README's generated blocks. About 45 minutes on 2 cores; nothing else should run.
+RESULTS.md and the generated blocks of README.md. Nothing else should run meanwhile.
 
 python benchmarks/run_all.py [SECTION ...]   (sections: startup vs_keras autos time_to_accuracy pipeline presets)
 """

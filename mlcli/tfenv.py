@@ -18,7 +18,6 @@ def silence_tensorflow(verbose: bool = False) -> None:
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -46,8 +45,16 @@ def stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+def speed_environment() -> None:
+    """oneDNN on, unless the environment already says. TensorFlow's own default depends on the CPU; on
+    this project's AMD EPYC machines (AVX2, no AVX-512) forcing it on is what README's *Where each auto
+    comes from* measures (benchmarks/bench_autos.py). TF_ENABLE_ONEDNN_OPTS=0 opts out."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def import_tensorflow(verbose: bool = False):
     """Import TensorFlow (and Keras) quietly unless `verbose`; returns the tf module."""
+    speed_environment()  # before the import: TensorFlow reads it once
     silence_tensorflow(verbose)
     if verbose:
         import tensorflow as tf

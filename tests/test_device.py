@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mlcli.config.schema import Training
@@ -49,3 +51,14 @@ def test_a_distribution_strategy_turns_auto_xla_off_and_steps_to_one_but_keeps_a
     choice = device.resolve(forced, gpus=gpus, gpu_details=details)
     assert choice.under_strategy(forced) == ["steps_per_execution set to 1 under MirroredStrategy (keras#19246)"]
     assert choice.jit_compile is True and choice.steps_per_execution == 1
+
+
+def test_onednn_is_forced_on_before_tensorflow_loads_unless_the_environment_says_otherwise(monkeypatch):
+    from mlcli import tfenv
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    tfenv.speed_environment()
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    tfenv.speed_environment()
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
