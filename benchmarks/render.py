@@ -63,6 +63,21 @@ def vs_keras(section: dict) -> list[str]:
     return lines
 
 
+def epoch_writes(section: dict, vs: dict | None = None) -> list[str]:
+    """Per-epoch durable writes, and their share of an mlcli epoch where bench_vs_keras measured one."""
+    lines = ["| model | parameters | model.keras, MiB | writes per epoch end, ms | share of an mlcli epoch |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for case, r in section["results"].items():
+        share = "not measured"
+        if vs and case in vs["results"]:
+            v = vs["results"][case]
+            epoch_ms = 1000 * v["train_samples"] / v["samples_per_s"]["mlcli"]["median"]
+            share = f"{r['ms_per_epoch']['median'] / epoch_ms:.1%} of {epoch_ms / 1000:.1f} s"
+        lines.append(f"| {case} | {r['parameters']:,} | {r['model_keras_mib']:.1f} | "
+                     f"{spread(r['ms_per_epoch'])} | {share} |")  # fmt: skip
+    return lines
+
+
 def startup(section: dict) -> list[str]:
     lines = ["| command | median s (min–max) | target |", "| --- | --- | --- |"]
     targets = {"mlcli --help": "≤ 0.3", "mlcli validate configs/cnn_cifar10.yaml": "≤ 0.5"}
@@ -164,6 +179,7 @@ def peer_ludwig(section: dict) -> list[str]:
 
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
+    "epoch_writes": ("What mlcli writes at every epoch end", epoch_writes),
     "startup": ("Start-up", startup),
     "time_to_accuracy": ("Time to accuracy", time_to_accuracy),
     "autos": ("Where each `auto` comes from", autos),
@@ -182,12 +198,14 @@ def block(name: str, data: dict) -> str:
         if not parts:
             return "(not measured yet: run `python benchmarks/bench_autos.py`)"
         merged = {"results": {k: v for p in parts for k, v in p["results"].items()}}
-        return "\n".join([*autos(merged), "", *(f"<sub>{provenance(p)}</sub>" for p in parts)])
+        sources = dict.fromkeys(provenance(p) for p in parts)  # one line per distinct run, in order
+        return "\n".join([*autos(merged), "", *(f"<sub>{line}</sub>" for line in sources)])
     section_name = {"gan_quality": "presets"}.get(name, name)
     if section_name not in data:
         return f"(not measured yet: run the benchmark that writes `{section_name}` in results.json)"
     render = gan_quality if name == "gan_quality" else SECTIONS[section_name][1]
-    return "\n".join([*render(data[section_name]), "", f"<sub>{provenance(data[section_name])}</sub>"])
+    body = epoch_writes(data[name], data.get("vs_keras")) if name == "epoch_writes" else render(data[section_name])
+    return "\n".join([*body, "", f"<sub>{provenance(data[section_name])}</sub>"])
 
 
 def results_md(data: dict) -> str:
@@ -195,7 +213,8 @@ def results_md(data: dict) -> str:
              "the scripts in `benchmarks/` write (`make bench`). Figures are medians with min–max.", ""]  # fmt: skip
     for key, (title, render) in SECTIONS.items():
         if key in data:
-            lines += [f"## {title}", "", *render(data[key]), "", provenance(data[key]), ""]
+            body = epoch_writes(data[key], data.get("vs_keras")) if key == "epoch_writes" else render(data[key])
+            lines += [f"## {title}", "", *body, "", provenance(data[key]), ""]
         if key == "autos" and any(k.startswith("autos:") for k in data):
             lines += [f"## {title}", "", block("autos", data).replace("<sub>", "").replace("</sub>", ""), ""]
     if "presets" in data:

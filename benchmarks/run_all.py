@@ -1,7 +1,8 @@
 """`make bench`: every CPU benchmark in turn (each writes its own section of results.json), then
 RESULTS.md and the generated blocks of README.md. Nothing else should run meanwhile.
 
-python benchmarks/run_all.py [SECTION ...]   (sections: startup vs_keras autos time_to_accuracy pipeline presets)
+python benchmarks/run_all.py [SECTION ...]
+(sections: startup vs_keras epoch_writes autos time_to_accuracy pipeline presets)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "startup": "bench_startup.py",
     "vs_keras": "bench_vs_keras.py",
+    "epoch_writes": "bench_epoch_writes.py",
     "autos": "bench_autos.py",
     "time_to_accuracy": "bench_time_to_accuracy.py",
     "pipeline": "bench_pipeline.py",
