@@ -173,7 +173,10 @@ def peer_ludwig(section: dict) -> list[str]:
         *(f"| {tool} (`{r['configs'][tool]}`) | {spread(r[tool]['test_accuracy'], '{:.2%}')} | "
           f"{spread(r[tool]['wall_s'], '{:.1f}')} |" for tool in ("mlcli", "ludwig")),
         "",
-        f"Wall time Ludwig / mlcli: {spread(r['wall_ratio_ludwig/mlcli'], '{:.2f}', '×')}.",
+        f"Wall time Ludwig / mlcli: {spread(r['wall_ratio_ludwig/mlcli'], '{:.2f}', '×')}. Both score the same "
+        "360 test images (Ludwig's by counting its predicted labels, mlcli's from summary.json); mlcli ran on "
+        + ", ".join(f"{k} {v}" for k, v in r.get("mlcli_side_versions", {}).items())
+        + ".",
     ]  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def render():
 def test_readme_and_results_md_figures_are_exactly_what_render_writes_from_results_json(render):
     data = json.loads((BENCH / "results.json").read_text())
     readme = (ROOT / "README.md").read_text()
-    blocks = "presets gan_quality vs_keras epoch_writes startup time_to_accuracy autos pipeline".split()
+    blocks = "presets gan_quality vs_keras epoch_writes peer_ludwig startup time_to_accuracy autos pipeline".split()
     for name in blocks:
         filled = readme.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
         assert "not measured" not in filled and "python benchmarks/" in filled, name

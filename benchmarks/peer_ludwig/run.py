@@ -30,7 +30,7 @@ def digits_frames():
     with np.load(ROOT / "mlcli/data/files/digits.npz") as npz:
         frames = {}
         for split in ("train", "test"):
-            x = npz[f"x_{split}"].reshape(len(npz[f"x_{split}"]), -1).astype("float32")
+            x = npz[f"x_{split}"].reshape(len(npz[f"x_{split}"]), -1).astype("float32") / 255.0
             frame = pd.DataFrame(x, columns=[f"p{i}" for i in range(64)])
             frame["label"] = npz[f"y_{split}"].astype(str)
             frames[split] = frame
@@ -43,7 +43,9 @@ def ludwig_once(seed: int) -> dict:
     from ludwig.api import LudwigModel
 
     config = yaml.safe_load((HERE / "digits.yaml").read_text())
-    config["input_features"] = [{"name": f"p{i}", "type": "number"} for i in range(64)]
+    config["input_features"] = [
+        {"name": f"p{i}", "type": "number", "preprocessing": {"normalization": None}} for i in range(64)
+    ]
     frames = digits_frames()
     train = frames["train"].sample(frac=1.0, random_state=seed)
     cut = int(len(train) * 0.9)
@@ -51,8 +53,18 @@ def ludwig_once(seed: int) -> dict:
         model = LudwigModel(config, logging_level=40)
         model.train(training_set=train[:cut], validation_set=train[cut:], output_directory=out, random_seed=seed,
                     skip_save_processed_input=True)  # fmt: skip
-        stats, _, _ = model.evaluate(frames["test"], collect_predictions=False, output_directory=out)
-    return {"test_accuracy": float(stats["label"]["accuracy"])}
+        predictions, _ = model.predict(frames["test"], output_directory=out)
+    # counted here from the predicted labels, the way mlcli's side is scored (correct / test images)
+    correct = (predictions["label_predictions"].astype(str).to_numpy() == frames["test"]["label"].to_numpy()).sum()
+    return {"test_accuracy": float(correct) / len(frames["test"])}
+
+
+def mlcli_side_versions() -> dict:
+    """What mlcli ran on: its own virtualenv, not this one."""
+    code = ("import json; from importlib import metadata as m; "
+            "print(json.dumps({p: m.version(p) for p in ('mlcli', 'tensorflow', 'keras')}))")  # fmt: skip
+    out = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
 
 
 def side(name: str, seed: int) -> dict:
@@ -93,6 +105,7 @@ def main() -> None:
     results["wall_ratio_ludwig/mlcli"] = spread(
         [b["wall_s"] / a["wall_s"] for a, b in zip(runs["mlcli"], runs["ludwig"])]
     )
+    results["mlcli_side_versions"] = mlcli_side_versions()
     results["configs"] = {"mlcli": "configs/mlp_digits.yaml", "ludwig": "benchmarks/peer_ludwig/digits.yaml"}
     record("peer_ludwig", results, rounds=args.rounds)
 
