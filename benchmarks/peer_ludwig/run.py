@@ -76,8 +76,9 @@ def side(name: str, seed: int) -> dict:
             subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
             result = {"test_accuracy": json.loads((Path(tmp) / "run/summary.json").read_text())["test"]["accuracy"]}
         else:
-            out = subprocess.run([sys.executable, __file__, "--ludwig-once", str(seed)], cwd=ROOT, check=True,
-                                 capture_output=True, text=True)  # fmt: skip
+            # cwd: Ludwig drops a .lock_preprocessing file in the working directory
+            cmd = [sys.executable, str(HERE / "run.py"), "--ludwig-once", str(seed)]
+            out = subprocess.run(cmd, cwd=tmp, check=True, capture_output=True, text=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
     return {**result, "wall_s": time.perf_counter() - start}
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# CPU: 8, from benchmarks/bench_autos.py (README, *Where each auto comes from*): on the MNIST tutorial
-# CNN 8 beat 32 in every round and 1 in most, and on the CIFAR one the three were level. GPU: 32, the
-# most Keras allows with tf.data input (keras#20344); not measured here (no GPU lent; make bench-gpu).
+# CPU: 8, from benchmarks/bench_autos.py (README, *Where each auto comes from*): 1 is slower on both
+# seed CNNs, 8 and 32 are level within the spread of rounds, and 8 checks for NaN and updates progress
+# four times as often. GPU: 32, the most Keras allows with tf.data input (keras#20344); not measured
+# here (no GPU lent; make bench-gpu).
 CPU_STEPS_PER_EXECUTION = 8
 GPU_STEPS_PER_EXECUTION = 32
 
