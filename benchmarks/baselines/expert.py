@@ -10,7 +10,6 @@ python benchmarks/baselines/expert.py --model cifar --train 6480 --val 720 [--st
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -32,18 +31,13 @@ def pipeline(x, y, batch: int, seed: int, train: bool) -> tf.data.Dataset:
 
 
 def main() -> None:
-    steps = 8  # what benchmarks/bench_autos.py found best for the same models on this CPU
-    if "--steps-per-execution" in sys.argv:
-        at = sys.argv.index("--steps-per-execution")
-        steps = int(sys.argv.pop(at + 1))
-        sys.argv.pop(at)
     args = arguments()
     keras.utils.set_random_seed(args.seed)
     model = tutorial_cnn(args.model)
     x, y = images(args.train + args.val, model.input_shape[1:], 10, args.seed)
     model.compile(
         optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
-        steps_per_execution=steps,
+        steps_per_execution=args.steps_per_execution,
     )  # fmt: skip
     model.fit(
         pipeline(x[: args.train], y[: args.train], args.batch_size, args.seed, True), epochs=args.epochs, verbose=0,

@@ -23,6 +23,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--steps-per-execution", type=int, default=8, help="expert.py only; 8 is what "
+                        "benchmarks/bench_autos.py found best for these models on this CPU")  # fmt: skip
     return parser.parse_args()
 
 
