@@ -34,8 +34,9 @@ def load(path: Path):
 
 @pytest.mark.parametrize("name", CLASSIFIER_SMOKES + VALUE_SMOKES)
 def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
+    """With `seed: 0`, the seed users type most (it once failed every training in the shuffle)."""
     run = tmp_path / name
-    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet")
+    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet", "--set", "seed=0")
     assert result.exit_code == 0, result.output
     for item in (
         "config.yaml",

@@ -220,17 +220,36 @@ class TrainData:
         self.steps_per_epoch = whole if drop_remainder else -(-self.size // batch_size)
         self.current_epoch = None
 
+    def _shuffled(self, epoch):
+        """One epoch's order, traced inside `flat_map`, with the graph-level seed cleared while the shuffle
+        is built: under `tf.random.set_seed(0)` TensorFlow's `get_seed` compares a tensor op seed with
+        (0, 0) and fails (OperatorNotAllowedInGraphError; the path of tensorflow#17284). So the order is a
+        function of (seed, epoch) alone, whatever the global seed is."""
+        import tensorflow as tf
+
+        graph = tf.compat.v1.get_default_graph()
+        saved, graph.seed = graph.seed, None
+        try:
+            return self.base.shuffle(
+                self.shuffle_buffer, seed=epoch_seed(self.seed, epoch), reshuffle_each_iteration=False
+            )
+        finally:
+            graph.seed = saved
+
     def _epoch(self, epoch):
         import tensorflow as tf
 
-        ds = self.base.shuffle(self.shuffle_buffer, seed=epoch_seed(self.seed, epoch), reshuffle_each_iteration=False)
+        epoch = tf.cast(epoch, tf.int64)
+        ds = tf.data.Dataset.from_tensors(epoch).flat_map(self._shuffled)
         if self.files is not None:
             ds = _decode(ds, self.files)
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
         return _finish(ds, self.spec, self.augment, tf.cast(epoch, tf.int64))
 
     def epoch(self, epoch: int):
-        return self._epoch(epoch)
+        import tensorflow as tf
+
+        return self._epoch(epoch).apply(tf.data.experimental.assert_cardinality(self.steps_per_epoch))
 
     def for_fit(self):
         import tensorflow as tf
