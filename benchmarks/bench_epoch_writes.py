@@ -25,8 +25,8 @@ def measure(config: str, rounds: int) -> dict:
     from mlcli.data import load_dataset
     from mlcli.models import build_model
     from mlcli.training import checkpoint
+    from mlcli.training.components import compile_model
     from mlcli.training.device import resolve
-    from mlcli.training.setup import compile_model
 
     cfg = load_config(ROOT / config)
     bundle = load_dataset(cfg)

@@ -18,8 +18,8 @@ import_tensorflow()
 from mlcli.config import load_config  # noqa: E402
 from mlcli.data import load_dataset  # noqa: E402
 from mlcli.models import build_model  # noqa: E402
+from mlcli.training.components import compile_model  # noqa: E402
 from mlcli.training.device import resolve  # noqa: E402
-from mlcli.training.setup import compile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"digits": ROOT / "configs/cnn_digits.yaml", "cifar-shaped": ROOT / "benchmarks/configs/cifar_shaped.yaml"}

@@ -19,8 +19,8 @@ marks["import tensorflow"] = time.perf_counter()
 from mlcli.config import load_config  # noqa: E402
 from mlcli.data import load_dataset  # noqa: E402
 from mlcli.models import build_model  # noqa: E402
+from mlcli.training.components import compile_model  # noqa: E402
 from mlcli.training.device import resolve  # noqa: E402
-from mlcli.training.setup import compile_model  # noqa: E402
 
 marks["import mlcli"] = time.perf_counter()
 cfg = load_config(sys.argv[1])

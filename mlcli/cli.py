@@ -144,7 +144,8 @@ def models(
 
     print_registry("Model families (model.type)", MODEL_TYPES, "type")
     if presets:
-        from mlcli.models.hub_presets import print_presets
+        _tensorflow()
+        from mlcli.commands.presets import print_presets
 
         print_presets()
     else:
@@ -175,9 +176,19 @@ def train(
     """Train a model from CONFIG and leave a run directory."""
 
     def action() -> None:
-        from mlcli.commands.train import train_command
+        from mlcli.commands import train as command
 
-        train_command(config, set_ or [], run_dir, resume, quiet=quiet, argv=sys.argv, verbose=verbose)
+        plan = command.prepare(config, set_ or [], run_dir, resume)  # refusals happen here, before TensorFlow
+        print(f"run directory: {plan.run_dir}", flush=True)
+        _tensorflow(verbose)
+        if plan.cfg.distribute.strategy == "multi_worker":
+            from mlcli.training.signals import exit_cleanly_on_signals
+
+            exit_cleanly_on_signals(plan.run_dir)  # a worker may block in a collective for a long time
+        from mlcli.training.entry import train_and_evaluate
+
+        summary = train_and_evaluate(plan.cfg, plan.run_dir, resume=plan.resume, quiet=quiet, argv=sys.argv)
+        command.report(summary, plan.run_dir)
 
     _run(action)
 
@@ -204,18 +215,25 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: RunDirArg,
-    inputs: Annotated[list[str], typer.Argument(help="Image files, text lines or a .txt file, .csv, .npz.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Files, folders or globs: images, .txt documents, a .csv, an .npz.", show_default=False),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write predictions to a .csv or .json file.")] = None,
     checkpoint: Annotated[str, typer.Option(help="best, last, or a .keras file.")] = "best",
     top_k: Annotated[int, typer.Option(min=1, help="Classes shown per input.")] = 3,
+    lines: Annotated[bool, typer.Option("--lines", help="Each line of a .txt is one example.")] = False,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="A text to classify, typed here (repeatable).")
+    ] = None,
 ) -> None:
-    """Predict with a trained run on new inputs."""
+    """Predict with a trained run on new inputs (the exported model's very computation)."""
 
     def action() -> None:
         _tensorflow()
         from mlcli.commands.predict import predict_command
 
-        predict_command(run_dir, inputs, out, checkpoint, top_k)
+        predict_command(run_dir, inputs or [], out, checkpoint, top_k, lines=lines, texts=text or [])
 
     _run(action)
 
@@ -262,9 +280,12 @@ def sweep(
     def action() -> None:
         if direction not in (None, "auto", "minimize", "maximize"):
             raise UserError(f"--direction {direction!r}: choose auto, minimize or maximize")
-        from mlcli.sweep.study import plan, run_sweep
+        from mlcli.sweep.plan import plan
 
         p = plan(config, set_ or [], param or [], trials, metric, direction, sweep_dir, storage)
+        _tensorflow()
+        from mlcli.sweep.study import run_sweep
+
         report = run_sweep(p, jobs, quiet)
         best = report["best"]
         done = sum(t["state"] in ("complete", "pruned") for t in report["trials"])

@@ -1,4 +1,4 @@
-"""Regenerate the datasets shipped in mlcli/data/files/ from their upstream copies.
+"""Regenerate the datasets shipped in mlcli/data/shipped/ from their upstream copies.
 
 digits: the 1,797 8x8 UCI optdigits images as copied in scikit-learn (CC BY 4.0), rescaled from
 0-16 to uint8 0-255, with a fixed stratified 80/20 train/test split (random_state=0).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "mlcli" / "data" / "files"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "mlcli" / "data" / "shipped"
 
 
 def make_digits() -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
-from tests.test_train_e2e import load, metrics_rows
+from tests.test_train_e2e import load, load_compiled, metrics_rows
 
 
 def free_ports(n: int) -> list[int]:
@@ -70,7 +70,7 @@ def test_two_workers_train_in_lockstep(tmp_path: Path):
         "plots/curves.png",
     ):
         assert (chief / item).is_file(), item
-    a, b = load(chief / "checkpoints/last.keras"), load(worker / "checkpoints/last.keras")
+    a, b = load_compiled(chief / "checkpoints/last.keras"), load_compiled(worker / "checkpoints/last.keras")
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     rows = metrics_rows(chief)
@@ -171,7 +171,7 @@ def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: P
     chief_dir, worker_dir = run, run / "workers" / "worker-1"
     starts = [json.loads((d / "summary.json").read_text())["initial_epoch"] for d in (chief_dir, worker_dir)]
     assert starts[0] == starts[1] >= 2  # both resumed from the same committed epoch
-    a, b = load(chief_dir / "checkpoints/last.keras"), load(worker_dir / "checkpoints/last.keras")
+    a, b = load_compiled(chief_dir / "checkpoints/last.keras"), load_compiled(worker_dir / "checkpoints/last.keras")
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):  # BatchNorm statistics included
         np.testing.assert_array_equal(wa, wb)
     assert int(a.optimizer.iterations.numpy()) == 5 * (1293 // 64)
@@ -183,10 +183,10 @@ def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: P
     summary = json.loads((chief_dir / "summary.json").read_text())
     assert summary["test_checkpoint"] == "best" and summary["best"]["monitor"] == "val_accuracy"
     # the chief scored test on best.keras: check against the checkpoint with numpy
-    from mlcli.data.builtin import load_digits_arrays
+    from mlcli.data.sources.builtin import load_digits_arrays
 
     arrays = load_digits_arrays()
-    state = json.loads((chief_dir / "data_spec.json").read_text())["state"]
+    state = json.loads((chief_dir / "data_spec.json").read_text())["input"]
     x = arrays["x_test"].reshape(-1, 8, 8, 1).astype(np.float32) * state["scale"] + state["offset"]
     best = load(chief_dir / "checkpoints/best.keras")
     expected = float(np.mean(best.predict(x, verbose=0).argmax(1) == arrays["y_test"]))
@@ -245,9 +245,10 @@ def test_custom_loop_step_scales_the_loss_under_mixed_float16():
     from mlcli.config import load_config
     from mlcli.data import load_dataset
     from mlcli.models import build_model
-    from mlcli.training import device, setup
+    from mlcli.training import components as setup
+    from mlcli.training import device
     from mlcli.training.custom_loop import _step_function
-    from mlcli.training.losses_metrics import make_loss, make_metrics
+    from mlcli.training.losses import make_loss, make_metrics
 
     cfg = load_config(SMOKE / "multi_worker.yaml", ["distribute.strategy=none"])
     keras.mixed_precision.set_global_policy("mixed_float16")

@@ -146,7 +146,7 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
     (tmp_path / "lines.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_table(tmp_path / "rows.csv", 6, seed=9)
     cases = {
-        "image": ({"inputs": pixels.tolist()}, tmp_path / "pixels.npz", FORMATS),
+        "image": ({"image": pixels.tolist()}, tmp_path / "pixels.npz", FORMATS),
         "text": ({"text": lines}, tmp_path / "lines.txt", FORMATS),
         "text_csv": ({"text": lines}, tmp_path / "lines.txt", ["keras", "tflite"]),
         "table": (_table_rows(tmp_path / "rows.csv"), tmp_path / "rows.csv", ["keras", "saved_model"]),
@@ -155,7 +155,8 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
     jobs, expected = {}, {}
     for kind, (batch, raw, formats) in cases.items():
         if raw is not None:
-            result = cli("predict", runs[kind], raw, "--top-k", "99", "--out", tmp_path / f"{kind}.json")
+            lines = ["--lines"] if raw.suffix == ".txt" else []  # one example per line of lines.txt
+            result = cli("predict", runs[kind], raw, *lines, "--top-k", "99", "--out", tmp_path / f"{kind}.json")
             assert result.exit_code == 0, result.output
             expected[kind] = json.loads((tmp_path / f"{kind}.json").read_text(encoding="utf-8"))
         for fmt in formats:
@@ -195,14 +196,15 @@ def test_text_folder_and_the_same_text_as_csv_train_the_same_model(runs, tmp_pat
     """Same rows, same seed: the CSV run splits, vectorises and trains exactly as the folder run."""
     lines = ["très bon film", "ひどい 映画", "سيء", "unbekanntes Wort"]
     seen = []
+    texts = [a for line in lines for a in ("--text", line)]
     for name in ("text", "text_csv"):
-        assert cli("predict", runs[name], *lines, "--top-k", "2", "--out", tmp_path / f"{name}.json").exit_code == 0
+        assert cli("predict", runs[name], *texts, "--top-k", "2", "--out", tmp_path / f"{name}.json").exit_code == 0
         spec = json.loads((runs[name] / "data_spec.json").read_text(encoding="utf-8"))
         seen.append(
             (
                 json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8")),
                 (spec["num_train"], spec["num_val"], spec["num_test"]),
-                spec["state"]["vocabulary"],
+                spec["input"]["vocabulary"],
             )
         )
     assert seen[0] == seen[1]

@@ -120,13 +120,13 @@ def test_gan_resumes_after_sigkill(tmp_path: Path):
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3)])
 def test_generator_reaches_exactly_the_image_shape(shape):
     from mlcli.config import load_config_text
-    from mlcli.data.spec import DataSpec
     from mlcli.models import build_model
+    from tests.specs import image_spec
 
     cfg = load_config_text(
         "name: g\ndata: {source: tfds, name: mnist}\nmodel: {type: gan, latent_dim: 8, conditional: true}\n"
     )
-    spec = DataSpec("generation", "image", list(shape), [str(i) for i in range(10)])
+    spec = image_spec(shape, 10, task="generation")
     gan = build_model(cfg, spec)
     images = gan.generate(3, seed=0, labels=[0, 1, 2])
     assert images.shape == (3, *shape) and images.dtype == np.uint8

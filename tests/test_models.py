@@ -9,14 +9,19 @@ import numpy as np
 import pytest
 
 from mlcli.config import load_config, load_config_text
-from mlcli.data.spec import DataSpec
 from mlcli.errors import ConfigError
 from mlcli.models import build_model
+from mlcli.spec import DataSpec
 from tests.conftest import ROOT, cli
+from tests.specs import features_spec, image_spec, series_spec, tokens_spec
 
 
-def image_spec(shape, classes=10) -> DataSpec:
-    return DataSpec("classification", "image", list(shape), [str(i) for i in range(classes)])
+def same_function(ours: keras.Model, hand: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Copy our weights into the hand-written model (layer order is the same) and return both outputs:
+    equal parameter counts alone would not show the two compute the same function."""
+    assert ours.count_params() == hand.count_params()
+    hand.set_weights(ours.get_weights())
+    return ours(x, training=False).numpy(), hand(x, training=False).numpy()
 
 
 def test_mnist_cnn_matches_hand_written_keras():
@@ -33,7 +38,10 @@ def test_mnist_cnn_matches_hand_written_keras():
         ]
     )
     ours = build_model(load_config(ROOT / "configs/cnn_mnist.yaml"), image_spec((28, 28, 1)))
-    assert ours.count_params() == hand.count_params() == 225_034
+    assert hand.count_params() == 225_034
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
+    logits, probs = same_function(ours, hand, x)
+    np.testing.assert_allclose(keras.ops.softmax(logits).numpy(), probs, rtol=1e-5, atol=1e-6)
 
 
 def test_cifar10_cnn_matches_hand_written_keras():
@@ -51,30 +59,38 @@ def test_cifar10_cnn_matches_hand_written_keras():
         ]
     )
     ours = build_model(load_config(ROOT / "configs/cnn_cifar10.yaml"), image_spec((32, 32, 3)))
-    assert ours.count_params() == hand.count_params() == 122_570
+    assert hand.count_params() == 122_570
+    x = np.random.default_rng(0).uniform(size=(3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(*same_function(ours, hand, x), rtol=1e-5, atol=1e-6)
 
 
 def test_stacked_lstm_matches_hand_written_keras():
-    hand = keras.Sequential(
-        [
-            keras.Input((10, 1)),
-            keras.layers.LSTM(64, return_sequences=True),
-            keras.layers.LSTM(64),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    spec = DataSpec("forecast", "series", [10, 1], output_dim=1, state={"mean": [0.0], "std": [1.0]})
-    ours = build_model(load_config(ROOT / "configs/lstm_stacked.yaml"), spec)
-    assert ours.count_params() == hand.count_params() == 49_985
+    """The tutorial's stacked LSTM, plus mlcli's forecast framing written out by hand: the window is fed
+    relative to its last value in step units, and the head's output is a change added back to it."""
+    hand_body = keras.Sequential(
+        [keras.Input((10, 1)), keras.layers.LSTM(64, return_sequences=True), keras.layers.LSTM(64),
+         keras.layers.Dense(1)]
+    )  # fmt: skip
+    step = 0.37
+    ours = build_model(load_config(ROOT / "configs/lstm_stacked.yaml"), series_spec(10, step_std=step))
+    assert ours.count_params() == hand_body.count_params() == 49_985
+    hand_body.set_weights(ours.get_weights())
+    x = np.cumsum(np.random.default_rng(0).normal(size=(4, 10, 1)), axis=1).astype("float32")
+    relative = (x - x[:, -1:, :]) / step
+    expected = hand_body(relative).numpy() * step + x[:, -1, :]
+    np.testing.assert_allclose(ours(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_dense_mlp_matches_hand_written_keras():
     hand = keras.Sequential(
         [keras.Input((8,)), keras.layers.Dense(10, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
     )
-    spec = DataSpec("classification", "features", [8], ["0", "1"])  # binary: one logit, as by hand
+    spec = features_spec(8, ["0", "1"])  # binary: one logit, as by hand
     ours = build_model(load_config(ROOT / "configs/mlp_tabular.yaml"), spec)
-    assert ours.count_params() == hand.count_params() == 101
+    assert hand.count_params() == 101
+    x = np.random.default_rng(0).normal(size=(5, 8)).astype("float32")
+    logit, prob = same_function(ours, hand, x)
+    np.testing.assert_allclose(1 / (1 + np.exp(-logit)), prob, rtol=1e-5, atol=1e-6)
 
 
 FAMILIES = [
@@ -82,7 +98,7 @@ FAMILIES = [
         "cnn-residual",
         "{type: cnn, blocks: [{filters: 8, batch_norm: true}, {filters: 16, residual: true, convs: 2}], "
         "head: global_avg, dense: [8], dropout: 0.1, regularizer: {l2: 0.001}}",
-        DataSpec("classification", "image", [32, 32, 3], list("abcd")),
+        image_spec((32, 32, 3), 4),
         (4,),
     ),
     (
@@ -94,31 +110,31 @@ FAMILIES = [
     (
         "mlp",
         "{type: mlp, layers: [16, 8], batch_norm: true, dropout: 0.2, regularizer: {l1: 0.001}}",
-        DataSpec("regression", "features", [5], None),
+        features_spec(5),
         (1,),
     ),
     (
         "gru-tokens",
         "{type: rnn, cell: gru, units: [8, 8], bidirectional: true, embedding_dim: 8}",
-        DataSpec("classification", "tokens", [12], list("abc"), vocab_size=50),
+        tokens_spec(12, list("abc"), 50),
         (3,),
     ),
     (
         "lstm-forecast",
         "{type: rnn, units: [8], dense: [4]}",
-        DataSpec("forecast", "series", [6, 1], output_dim=3),
+        series_spec(6, 3),
         (3,),
     ),
     (
         "transformer-prenorm",
         "{type: transformer, embed_dim: 16, num_heads: 4, ff_dim: 16, num_layers: 2}",
-        DataSpec("classification", "tokens", [12], list("abc"), vocab_size=50),
+        tokens_spec(12, list("abc"), 50),
         (3,),
     ),
     (
         "transformer-postnorm",
         "{type: transformer, embed_dim: 8, num_heads: 2, norm_first: false, pooling: max}",
-        DataSpec("forecast", "series", [6, 1], output_dim=1),
+        series_spec(6, 1),
         (1,),
     ),
 ]
@@ -126,7 +142,7 @@ FAMILIES = [
 
 def _batch(spec: DataSpec) -> np.ndarray:
     rng = np.random.default_rng(0)
-    if spec.kind in ("tokens", "text"):
+    if spec.vocab_size:
         x = rng.integers(1, spec.vocab_size, (4, *spec.input_shape)).astype(np.int32)
         x[:, -3:] = 0  # padding, masked
         return x
@@ -135,7 +151,7 @@ def _batch(spec: DataSpec) -> np.ndarray:
 
 @pytest.mark.parametrize("name, model, spec, out_shape", FAMILIES, ids=[f[0] for f in FAMILIES])
 def test_family_output_shape_and_reload(tmp_path: Path, name, model, spec, out_shape):
-    cfg = load_config_text(f"name: t\ndata: {{source: builtin, name: co2}}\nmodel: {model}\n")
+    cfg = load_config_text(f"name: t\ndata: {{source: npz, path: any.npz}}\nmodel: {model}\n")
     built = build_model(cfg, spec)
     x = _batch(spec)
     y = built(x, training=False).numpy()
@@ -149,7 +165,7 @@ def test_family_output_shape_and_reload(tmp_path: Path, name, model, spec, out_s
 
 def test_padding_is_masked_in_transformer():
     """The pooled vector is the mean over real tokens only: padding (id 0) is masked out."""
-    spec = DataSpec("classification", "tokens", [8], list("ab"), vocab_size=20)
+    spec = tokens_spec(8, list("ab"), 20)
     cfg = load_config_text(
         "name: t\ndata: {source: builtin, name: co2}\n"
         "model: {type: transformer, embed_dim: 8, num_heads: 2, dropout: 0.0}\n"
@@ -164,7 +180,7 @@ def test_padding_is_masked_in_transformer():
 def test_transformer_max_pooling_ignores_padding():
     """With `pooling: max` the pooled vector is the max over real tokens, never over padding."""
     keras.utils.set_random_seed(0)
-    spec = DataSpec("classification", "tokens", [8], list("ab"), vocab_size=20)
+    spec = tokens_spec(8, list("ab"), 20)
     cfg = load_config_text(
         "name: t\ndata: {source: builtin, name: co2}\n"
         "model: {type: transformer, embed_dim: 8, num_heads: 2, dropout: 0.0, pooling: max}\n"

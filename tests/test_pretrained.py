@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import cli, cli_subprocess
+from tests.test_real_inputs import reference_pixels
 
 WORDS = "a the film movie was is very great lovely good fine awful boring bad dull".split()
 
@@ -112,7 +113,8 @@ def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports
     resumed, direct = ((tmp_path / d / "metrics.csv").read_text() for d in ("run", "straight"))
     assert [r.split(",")[:5] for r in resumed.splitlines()] == [r.split(",")[:5] for r in direct.splitlines()]
     lines = ["a great lovely film", "the movie was awful and dull"]
-    result = cli("predict", tmp_path / "run", *lines, "--out", tmp_path / "p.json")
+    texts = [a for line in lines for a in ("--text", line)]
+    result = cli("predict", tmp_path / "run", *texts, "--out", tmp_path / "p.json")
     assert result.exit_code == 0, result.output
     predicted = json.loads((tmp_path / "p.json").read_text())
     assert cli("evaluate", tmp_path / "run", "--json").exit_code == 0
@@ -174,18 +176,19 @@ def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp
     assert cli("predict", tmp_path / "run", *map(str, files[:4]), "--out", tmp_path / "p.json").exit_code == 0
     import tensorflow as tf
 
-    from mlcli.data.folders import read_image
-
     target = tmp_path / "resnet_saved"
     exported = cli("export", tmp_path / "run", "--format", "saved_model", "--out", target)
     assert exported.exit_code == 0 and "reloaded and matched" in exported.output, exported.output
-    pixels = np.stack([read_image(f, (24, 24), 3) for f in files[:4]]).astype("float32")  # raw 0-255 pixels
     signature = tf.saved_model.load(str(target)).signatures["serving_default"]
-    probs = signature(inputs=tf.constant(pixels))["probabilities"].numpy()
     predicted = json.loads((tmp_path / "p.json").read_text())
     expected = np.array([[{q["class"]: q["probability"] for q in p["predictions"]}[c] for c in ("dark", "light")]
                          for p in predicted])  # fmt: skip
-    np.testing.assert_allclose(probs, expected, atol=2e-6)
+    # each image at its original size, as a client sends it: the export resizes inside, as training did
+    for path, want in zip(files[:4], expected, strict=True):
+        original = tf.cast(tf.io.decode_image(path.read_bytes(), channels=3), "float32")[None]
+        probs = signature(image=original)["probabilities"].numpy()
+        np.testing.assert_allclose(probs[0], want, atol=2e-6)
+    pixels = np.stack([reference_pixels(f, (24, 24), 3) for f in files[:4]]).astype("float32")
     assert cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "r.keras").exit_code == 0
     np.save(tmp_path / "pixels.npy", pixels)
     np.testing.assert_allclose(_fresh_keras_predict(tmp_path / "r.keras", tmp_path / "pixels.npy"), expected, atol=2e-6)

@@ -54,14 +54,14 @@ def test_multilingual_text_folder_trains_evaluates_and_predicts(tmp_path: Path):
     run = tmp_path / "run"
     result = cli("train", cfg, "--run-dir", run, "--quiet")
     assert result.exit_code == 0, result.output
-    vocabulary = json.loads((run / "data_spec.json").read_text(encoding="utf-8"))["state"]["vocabulary"]
+    vocabulary = json.loads((run / "data_spec.json").read_text(encoding="utf-8"))["input"]["vocabulary"]
     for token in ("großartig", "最高", "האוכל", "الطعام", "😊"):
         assert any(token.lower() in v for v in vocabulary), token
     evaluated = cli("evaluate", run, "--json")
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.output)["samples"] == 14  # 20 % of 72, stratified
     out = tmp_path / "pred.json"
-    predicted = cli("predict", run, POSITIVE[0], NEGATIVE[2], "--out", out)
+    predicted = cli("predict", run, "--text", POSITIVE[0], "--text", NEGATIVE[2], "--out", out)
     assert predicted.exit_code == 0, predicted.output
     rows = json.loads(out.read_text(encoding="utf-8"))
     assert [r["input"] for r in rows] == [POSITIVE[0], NEGATIVE[2]]
@@ -96,14 +96,22 @@ def mixed_image_folder(root: Path) -> list[Path]:
     return files
 
 
-def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
-    """Training streams files through the same decode as `predict`, and both equal Keras' own folder
-    loader (decode, bilinear resize) rounded to uint8: an independent reading of the same files."""
-    import keras
+def reference_pixels(path: Path, size: tuple[int, int], channels: int, antialias: bool = True) -> np.ndarray:
+    """The documented recipe written out independently of mlcli: decode, bilinear resize with
+    antialiasing, round to whole pixel values."""
+    import tensorflow as tf
 
-    from mlcli.commands.predict import read_inputs
+    img = tf.io.decode_image(Path(path).read_bytes(), channels=channels, expand_animations=False)
+    resized = tf.image.resize(tf.cast(img, tf.float32), size, method="bilinear", antialias=antialias)
+    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+
+
+def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
+    """Training streams files through the same decode as `predict`; both equal the documented recipe
+    (decode, antialiased bilinear resize, rounded), computed here without mlcli."""
     from mlcli.data import load_dataset, pipeline
-    from mlcli.runs import open_run
+    from mlcli.inference import readers
+    from mlcli.inference.run import open_run
 
     files = mixed_image_folder(tmp_path / "images")
     cfg = tmp_path / "img.yaml"
@@ -115,18 +123,18 @@ def test_predict_reads_images_exactly_as_training_did(tmp_path: Path):
     run = tmp_path / "run"
     assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
     opened = open_run(run)
-    keras_loader = keras.utils.image_dataset_from_directory(
-        tmp_path / "images", image_size=(12, 16), batch_size=None, shuffle=False, verbose=False
-    )
-    expected = {i: np.clip(np.round(x.numpy()), 0, 255).astype(np.uint8) for i, (x, _) in enumerate(keras_loader)}
-    by_path = dict(zip(keras_loader.file_paths, expected.values()))
+    expected = {str(f): reference_pixels(f, (12, 16), 3) for f in files}
+    aliased = {str(f): reference_pixels(f, (12, 16), 3, antialias=False) for f in files}
+    assert any(not np.array_equal(expected[k], aliased[k]) for k in expected)  # the antialiasing is real
     train = load_dataset(opened.cfg, opened.spec).raw.train
-    streamed = [x.numpy() for x, _ in pipeline.decoded(train)]
+    streamed = [x.numpy() for x, _ in pipeline.canonical(train, opened.spec)]
     for path, pixels in zip(train[0].paths, streamed, strict=True):
-        np.testing.assert_array_equal(pixels, by_path[path], err_msg=path)
-    predicted, _ = read_inputs([str(f) for f in files], opened)
-    for path, pixels in zip(files, predicted, strict=True):
-        np.testing.assert_array_equal(pixels, by_path[str(path)], err_msg=str(path))
+        np.testing.assert_array_equal(pixels, expected[path], err_msg=path)
+    examples = readers.read([str(tmp_path / "images")], opened.spec)
+    predicted = np.concatenate([b["image"] for b in examples.batches])
+    assert sorted(examples.names) == sorted(expected)
+    for name, pixels in zip(examples.names, predicted, strict=True):
+        np.testing.assert_array_equal(pixels, expected[name], err_msg=name)
     result = cli("predict", run, *map(str, files[:3]))
     assert result.exit_code == 0, result.output
 
@@ -195,7 +203,7 @@ def test_folder_with_train_val_test_subfolders_and_unseen_classes(tmp_path: Path
     assert cli("train", cfg, "--run-dir", run, "--quiet").exit_code == 0
     spec = json.loads((run / "data_spec.json").read_text())
     assert (spec["num_train"], spec["num_val"], spec["num_test"]) == (48, 12, 25)
-    vocabulary = spec["state"]["vocabulary"]  # adapted on train only: a test-only word is out of vocabulary
+    vocabulary = spec["input"]["vocabulary"]  # adapted on train only: a test-only word is out of vocabulary
     assert "großartig" in vocabulary and vocabulary[1] == "[UNK]"
     assert not any(t.lower() == "zwölftonmusik" for t in vocabulary)
     (root / "test" / "meh").mkdir()

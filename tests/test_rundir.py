@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlcli import fileio, runs
+from mlcli import fileio
+from mlcli import rundir as runs
 from mlcli.errors import UserError
 
 

@@ -85,7 +85,7 @@ def table_run(tmp_path_factory) -> tuple[Path, Path, list[dict], list[dict]]:
 def test_mixed_table_is_typed_and_trains_close_to_gradient_boosting(table_run):
     run, root, train, test = table_run
     spec = json.loads((run / "data_spec.json").read_text(encoding="utf-8"))
-    columns = {c["name"]: c for c in spec["state"]["columns"]}
+    columns = {c["name"]: c for c in spec["input"]["columns"]}
     assert {n: c["type"] for n, c in columns.items()} == {
         "city": "categorical", "income (€)": "numeric", "grade": "categorical", "note": "text", "age": "numeric"
     }  # fmt: skip
@@ -107,7 +107,11 @@ def test_predict_takes_raw_rows_by_name_in_any_order(table_run, tmp_path: Path):
         result = cli("predict", run, path, "--top-k", "1", "--out", tmp_path / f"p{len(outputs)}.json")
         assert result.exit_code == 0, result.output
         outputs.append(json.loads((tmp_path / f"p{len(outputs)}.json").read_text(encoding="utf-8")))
-    assert outputs[0] == outputs[1] == outputs[2]
+    for rows in outputs:  # the file's other columns (the label here) are written next to each prediction
+        assert [r.get("label") for r in rows[:3]] == ([r["label"] for r in test[:3]] if "label" in rows[0] else
+                                                      [None] * 3)  # fmt: skip
+    predictions = [[r["predictions"] for r in rows] for rows in outputs]
+    assert predictions[0] == predictions[1] == predictions[2]
     predicted = [p["predictions"][0]["class"] for p in outputs[0]]
     accuracy = float(np.mean(np.array(predicted) == np.array([r["label"] for r in test])))
     assert abs(accuracy - json.loads((run / "summary.json").read_text())["test"]["accuracy"]) < 1e-9
@@ -158,4 +162,4 @@ def test_a_table_needs_the_mlp_family(tmp_path: Path):
         f"name: t\ndata: {{source: csv, path: {tmp_path / 't.csv'}, label: label}}\nmodel: {{type: rnn}}\n"
     )
     result = cli("train", config, "--run-dir", tmp_path / "run")
-    assert result.exit_code == 2 and "cannot read a table of mixed columns; use mlp" in result.output
+    assert result.exit_code == 2 and "'rnn' cannot read table inputs; use mlp" in result.output

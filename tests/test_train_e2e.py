@@ -26,9 +26,15 @@ def metrics_rows(run: Path) -> list[dict]:
 
 
 def load(path: Path):
-    import mlcli.models.layers  # noqa: F401
-    import mlcli.training.losses_metrics  # noqa: F401
+    """A checkpoint as plain Keras loads it (no compile state is needed to score it)."""
+    return keras.models.load_model(path, compile=False)
 
+
+def load_compiled(path: Path):
+    """A checkpoint with its optimizer (its compile state names mlcli's macro metrics)."""
+    from mlcli.metrics import register_keras_objects
+
+    register_keras_objects()
     return keras.models.load_model(path)
 
 
@@ -100,22 +106,26 @@ def test_evaluate_table_and_confusion_png(trained_cnn: Path):
 def test_predict_npz_and_image_files(trained_cnn: Path, tmp_path: Path):
     from PIL import Image
 
-    from mlcli.data.builtin import load_digits_arrays
+    from mlcli.data.sources.builtin import load_digits_arrays
 
     digits = load_digits_arrays()
     np.savez(tmp_path / "x.npz", x=digits["x_test"][:5])
     out = tmp_path / "p.json"
-    result = cli("predict", trained_cnn, tmp_path / "x.npz", "--out", out, "--top-k", "2")
+    result = cli("predict", trained_cnn, tmp_path / "x.npz", "--out", out, "--top-k", "10")
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
-    assert len(rows) == 5 and all(len(r["predictions"]) == 2 for r in rows)
-    assert all(0 <= p["probability"] <= 1 for r in rows for p in r["predictions"])
+    # recomputed by hand from best.keras: pixels / 255, softmax of the logits
+    logits = load(trained_cnn / "checkpoints" / "best.keras").predict(digits["x_test"][:5] / 255.0, verbose=0)
+    by_hand = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for row, probs in zip(rows, by_hand, strict=True):
+        got = {p["class"]: p["probability"] for p in row["predictions"]}
+        np.testing.assert_allclose([got[str(c)] for c in range(10)], probs, atol=2e-6)
     Image.fromarray(digits["x_test"][0][..., 0]).save(tmp_path / "d.png")
     csv_out = tmp_path / "p.csv"
     assert cli("predict", trained_cnn, tmp_path / "d.png", "--out", csv_out).exit_code == 0
-    assert csv_out.read_text().splitlines()[0] == "input,rank,class,probability"
-    npz_first = rows[0]["predictions"][0]["class"]
-    assert csv_out.read_text().splitlines()[1].split(",")[2] == npz_first
+    header, first = csv_out.read_text().splitlines()[:2]
+    assert header == "input,class_1,probability_1,class_2,probability_2,class_3,probability_3"
+    assert first.split(",")[:3] == [str(tmp_path / "d.png"), *map(str, (rows[0]["predictions"][0].values()))]
 
 
 def test_predict_and_evaluate_bad_input(trained_cnn: Path, tmp_path: Path):

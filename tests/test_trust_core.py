@@ -56,7 +56,7 @@ def _mlcli_digits_tfds(data_dir: Path) -> None:
     """A real TFDS dataset, prepared on disk from the shipped digits (read back by name, offline)."""
     import tensorflow_datasets as tfds
 
-    from mlcli.data.builtin import load_digits_arrays
+    from mlcli.data.sources.builtin import load_digits_arrays
 
     arrays = load_digits_arrays()
 
@@ -101,6 +101,7 @@ def test_sliced_tfds_split_gets_validation_and_best_checkpoint_is_the_best_epoch
     summary = json.loads((run / "summary.json").read_text())
     assert summary["best"] == {
         "monitor": "val_accuracy",
+        "mode": "max",
         "value": pytest.approx(max(val_acc), abs=1e-5),
         "epoch": best_epoch,
     }
@@ -109,7 +110,7 @@ def test_sliced_tfds_split_gets_validation_and_best_checkpoint_is_the_best_epoch
     import tensorflow_datasets as tfds
 
     test = tfds.as_numpy(tfds.load("mlcli_digits", split="test", data_dir=str(tmp_path / "tfds"), batch_size=-1))
-    state = json.loads((run / "data_spec.json").read_text())["state"]
+    state = json.loads((run / "data_spec.json").read_text())["input"]
     x = test["image"].astype(np.float32) * state["scale"] + state["offset"]
     best = load(run / "checkpoints" / "best.keras")
     accuracy = float(np.mean(np.argmax(best.predict(x, verbose=0), 1) == test["label"]))
@@ -179,8 +180,13 @@ def uninterrupted(tmp_path_factory) -> Path:
 
 def assert_same_run(a: Path, b: Path) -> None:
     assert (a / "metrics.csv").read_bytes() == (b / "metrics.csv").read_bytes()
+    import keras
+
+    from mlcli.metrics import register_keras_objects
+
+    register_keras_objects()  # the checkpoints' compile state names mlcli's macro-F1 metric
     for name in ("last.keras", "best.keras"):
-        wa, wb = load(a / "checkpoints" / name), load(b / "checkpoints" / name)
+        wa, wb = (keras.models.load_model(d / "checkpoints" / name) for d in (a, b))
         for x, y in zip(wa.get_weights(), wb.get_weights(), strict=True):
             np.testing.assert_array_equal(x, y)
         assert int(wa.optimizer.iterations.numpy()) == int(wb.optimizer.iterations.numpy())

@@ -27,7 +27,7 @@ def digits_frames():
     import numpy as np
     import pandas as pd
 
-    with np.load(ROOT / "mlcli/data/files/digits.npz") as npz:
+    with np.load(ROOT / "mlcli/data/shipped/digits.npz") as npz:
         frames = {}
         for split in ("train", "test"):
             x = npz[f"x_{split}"].reshape(len(npz[f"x_{split}"]), -1).astype("float32") / 255.0

@@ -1,16 +1,22 @@
-"""`mlcli evaluate`: rebuild the data with the run's saved preprocessing and score a checkpoint."""
+"""`mlcli evaluate`: a checkpoint's serving model on a split's raw examples, scored in the data's units."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from mlcli.data import load_dataset
 from mlcli.errors import UserError
+from mlcli.evaluation.gan_quality import evaluate_gan
+from mlcli.evaluation.plots import confusion
+from mlcli.evaluation.scoring import score
 from mlcli.fileio import atomic_write_json
-from mlcli.runs import load_checkpoint, open_run
+from mlcli.inference.run import load_checkpoint, open_run
+from mlcli.inference.serving import predict_split, serving_model
 
 
 def _tables(result: dict, class_names: list[str], console: Console) -> None:
@@ -35,24 +41,14 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) 
     run = open_run(run_dir)
     model = load_checkpoint(run, checkpoint)
     if run.spec.task == "generation":
-        from mlcli.evaluation.gan_quality import evaluate_gan
-
         result = evaluate_gan(run, model, split)
     else:
-        from mlcli.data import load_dataset
-        from mlcli.evaluation.scoring import score
-
         bundle = load_dataset(run.cfg, run.spec)
-        dataset = {"test": bundle.test, "val": bundle.val, "train": bundle.raw.train}[split]
-        if split == "train":
-            from mlcli.data import pipeline
-
-            dataset = pipeline.build(
-                bundle.raw.train, run.spec, run.cfg.data.batch_size, training=False, seed=run.cfg.seed
-            )
-        if dataset is None:
-            raise UserError(f"{run_dir}: this run's data has no {split} split")
-        result = score(model, dataset, run.spec, run.cfg.training.top_k)
+        batches = bundle.raw_batches(split)
+        if batches is None:
+            raise UserError(f"{run_dir}: this run's data has no {split} split ({_hint(run, split)})")
+        predictions = predict_split(serving_model(model, run.spec), batches, run.spec)
+        result = score(predictions.out, predictions.y, run.spec, run.cfg.training.top_k, predictions.last)
     result = {"split": split, "checkpoint": checkpoint, **result}
     atomic_write_json(Path(run_dir) / "eval.json", result)
     if as_json:
@@ -66,9 +62,12 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) 
     )
     if "per_class" in result:
         _tables(result, run.spec.class_names, console)
-        import numpy as np
-
-        from mlcli.evaluation.plots import confusion
-
         confusion(np.array(result["confusion_matrix"]), run.spec.class_names, Path(run_dir) / "plots" / "confusion.png")
     return result
+
+
+def _hint(run, split: str) -> str:
+    """How to get the split that is missing."""
+    if split == "test":
+        return "evaluate another with --split val, or give the data a test split: data.test_path or data.test_fraction"
+    return "evaluate --split test, or set data.val_fraction / data.val_path"

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from mlcli import runs
+from mlcli import rundir as runs
 from mlcli.errors import UserError
-
-UP = ("accuracy", "top_k", "precision", "recall", "f1", "d_acc")
+from mlcli.evaluation.plots import overlay
+from mlcli.metrics import higher_is_better
 
 
 def _read_json(path: Path) -> dict:
@@ -78,20 +78,18 @@ def find_runs(root: Path) -> list[Path]:
     return found
 
 
-def _higher_is_better(name: str) -> bool:
-    return any(u in name for u in UP)  # accuracy, macro_f1, top_k, d_acc_real, ...
-
-
 def _sort_key(metric: str):
     """Best first (each run's own monitor direction for `best`); runs without the value last."""
 
     def key(row: dict) -> tuple:
         if metric == "best":
-            if not row["best"]:
+            best = row["best"] or {}
+            if best.get("value") is None:
                 return (1, 0.0)
-            value, up = row["best"]["value"], _higher_is_better(row["best"]["monitor"])
+            value = best["value"]
+            up = best["mode"] == "max" if best.get("mode") else higher_is_better(best.get("monitor") or "")
         else:
-            value, up = row["test"].get(metric), _higher_is_better(metric)
+            value, up = row["test"].get(metric), higher_is_better(metric)
         if value is None:
             return (1, 0.0)
         return (0, -value if up else value)
@@ -121,18 +119,27 @@ def _print_table(rows: list[dict], root: Path, sort: str | None) -> None:
     from rich.table import Table
 
     have = {k for r in rows for k in r["test"]}
-    preferred = [m for m in (sort, "accuracy", "macro_f1", "mae", "rmse", "loss") if m in have]
+    preferred = [m for m in (sort, "accuracy", "f1", "mae", "rmse", "loss") if m in have]
     metrics = list(dict.fromkeys(preferred))[:3]  # the rest are in --json
     table = Table(title=f"{len(rows)} runs below {root}", title_justify="left")
     for col in ("name", "started", "status", "epochs", "best", *[f"test {m}" for m in metrics], "wall", "path"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        best = f"{r['best']['monitor']} {r['best']['value']:.4g} (ep {r['best']['epoch']})" if r["best"] else "-"
+        best = _best_cell(r["best"])
         wall = f"{r['wall_time_s']:.0f} s" if r["wall_time_s"] is not None else "-"
         tests = [f"{r['test'][m]:.4g}" if m in r["test"] else "-" for m in metrics]
         started = (r["started"] or "-").replace("T", " ")[5:16]
         table.add_row(r["name"] or "?", started, r["status"], str(r["epochs"]), best, *tests, wall, r["path"])
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _best_cell(best: dict | None) -> str:
+    """`val_accuracy 0.981 (ep 7)`; a GAN's best is its last epoch (no monitor, no value)."""
+    if not best or best.get("epoch") is None:
+        return "-"
+    if best.get("value") is None:
+        return f"last epoch (ep {best['epoch']})"
+    return f"{best['monitor']} {best['value']:.4g} (ep {best['epoch']})"
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -187,6 +194,4 @@ def compare_runs(run_dirs: list[Path], out: Path, as_json: bool) -> dict:
 
 
 def _plot(run_dirs: list[Path], out: Path) -> None:
-    from mlcli.evaluation.plots import overlay
-
     overlay({f"{chr(65 + i)}: {d.name}": runs.read_metrics(d) for i, d in enumerate(run_dirs)}, out)

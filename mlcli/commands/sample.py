@@ -7,15 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.errors import UserError
+from mlcli.evaluation.plots import image_grid
 from mlcli.fileio import atomic_write
-from mlcli.runs import load_checkpoint, open_run
+from mlcli.inference.run import load_checkpoint, open_run
 
 
 def sample_command(
     run_dir: Path, num: int, out: Path, seed: int, png: Path | None, label: int | None, checkpoint: str
 ) -> np.ndarray:
     run = open_run(run_dir)
-    if run.cfg.model.type != "gan":
+    if run.spec.task != "generation":
         raise UserError(f"{run_dir} is a {run.cfg.model.type} run; `mlcli sample` needs a GAN (use `mlcli predict`)")
     gan = load_checkpoint(run, checkpoint)
     labels = None
@@ -31,8 +32,6 @@ def sample_command(
         raise UserError(f"--out {out}: must end in .npz")
     atomic_write(out, lambda p: np.savez_compressed(p, **arrays), suffix=".npz")
     if png:
-        from mlcli.evaluation.plots import image_grid
-
         names = run.spec.class_names or []
         image_grid(images, png, titles=[names[i] for i in labels] if labels is not None and names else None)
     print(f"wrote {num} images {images.shape[1:]} uint8 to {out}" + (f" and a grid to {png}" if png else ""))

@@ -50,12 +50,30 @@ def _cache_setting(value: object) -> object:
 
 
 class _Source(StrictModel):
+    """What every source answers about itself from the config alone (no data read, no TensorFlow)."""
+
     batch_size: PositiveInt = 32
     val_fraction: Fraction = 0.1
     shuffle_buffer: PositiveInt = 10000
     # decoded examples kept after the first epoch; auto = memory when they fit in 256 MiB, else none
     cache: Annotated[Literal["auto", "memory", "disk", "none"], BeforeValidator(_cache_setting)] = "auto"
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+
+    def resolved_task(self) -> str | None:
+        """classification, regression or forecast; None when only the data can tell."""
+        return "classification"
+
+    def image_shape(self) -> tuple[int, ...] | None:
+        """The input image shape when the config alone determines it."""
+        return None
+
+    def has_images(self) -> bool:
+        """Whether this source can produce images (a CNN or a GAN needs them)."""
+        return True
+
+    def has_val(self) -> bool:
+        """Whether the config promises validation data (carved from train, or a split of its own)."""
+        return self.val_fraction > 0 or bool(getattr(self, "val_path", None))
 
 
 class Splits(StrictModel):
@@ -76,12 +94,24 @@ class TfdsData(_Source):
     text_key: str | None = None
     label_key: str | None = None
 
+    def has_val(self) -> bool:
+        return self.val_fraction > 0 or self.splits.val is not None
+
 
 class BuiltinData(_Source):
     source: Literal["builtin"]
     name: Literal["digits", "co2"]
     window: PositiveInt = 52
     horizon: PositiveInt = 1
+
+    def resolved_task(self) -> str:
+        return "classification" if self.name == "digits" else "forecast"
+
+    def image_shape(self) -> tuple[int, ...] | None:
+        return (8, 8, 1) if self.name == "digits" else None
+
+    def has_images(self) -> bool:
+        return self.name == "digits"
 
 
 class ImageFolderData(_Source):
@@ -96,6 +126,9 @@ class ImageFolderData(_Source):
     color_mode: Literal["grayscale", "rgb", "rgba"] = "rgb"
     skip_corrupt: bool = False
 
+    def image_shape(self) -> tuple[int, ...]:
+        return (*self.image_size, {"grayscale": 1, "rgb": 3, "rgba": 4}[self.color_mode])
+
 
 class TextFolderData(_Source):
     """`path` holds one folder per class, or `train/`, `val|valid|validation/`, `test/` of them."""
@@ -106,6 +139,9 @@ class TextFolderData(_Source):
     test_path: str | None = None
     test_fraction: Fraction = 0.0
     skip_corrupt: bool = False
+
+    def has_images(self) -> bool:
+        return False
 
 
 class CsvData(_Source):
@@ -124,6 +160,12 @@ class CsvData(_Source):
     horizon: PositiveInt = 1
     test_fraction: Fraction = 0.2
 
+    def resolved_task(self) -> str:
+        return {"timeseries": "forecast"}.get(self.task, self.task)
+
+    def has_images(self) -> bool:
+        return False
+
 
 class NpzData(_Source):
     source: Literal["npz"]
@@ -132,6 +174,9 @@ class NpzData(_Source):
     test_path: str | None = None
     task: Literal["auto", "classification", "regression", "generation"] = "auto"
     test_fraction: Fraction = 0.2
+
+    def resolved_task(self) -> str | None:
+        return None if self.task == "auto" else self.task
 
 
 class SyntheticData(_Source):
@@ -145,6 +190,18 @@ class SyntheticData(_Source):
     horizon: PositiveInt = 1
     test_fraction: Fraction = 0.2
 
+    def resolved_task(self) -> str:
+        return {"regression": "regression", "sequences": "forecast"}.get(self.kind, "classification")
+
+    def image_shape(self) -> tuple[int, ...] | None:
+        if self.kind != "images":
+            return None
+        shape = tuple(self.shape)
+        return shape if len(shape) == 3 else (*shape, 1) if len(shape) == 2 else None
+
+    def has_images(self) -> bool:
+        return self.kind == "images"
+
 
 DataConfig = Annotated[
     Union[TfdsData, BuiltinData, ImageFolderData, TextFolderData, CsvData, NpzData, SyntheticData],
@@ -152,19 +209,3 @@ DataConfig = Annotated[
 ]
 
 DATA_SOURCES = registry(DataConfig, "source")
-
-# Shapes known from the config alone, so model checks can run before TensorFlow is imported.
-BUILTIN_SHAPES = {"digits": (8, 8, 1), "co2": None}
-
-
-def known_image_shape(data: object) -> tuple[int, ...] | None:
-    """The input image shape when the config alone determines it, else None."""
-    if isinstance(data, BuiltinData):
-        return BUILTIN_SHAPES.get(data.name)
-    if isinstance(data, ImageFolderData):
-        channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[data.color_mode]
-        return (*data.image_size, channels)
-    if isinstance(data, SyntheticData) and data.kind == "images":
-        shape = tuple(data.shape)
-        return shape if len(shape) == 3 else (*shape, 1) if len(shape) == 2 else None
-    return None

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mlcli.config.compose import load_composed
-from mlcli.config.data import BuiltinData, CsvData, SyntheticData, TextFolderData, known_image_shape
 from mlcli.config.monitors import check_config as check_monitors
 from mlcli.config.overrides import apply_overrides
 from mlcli.config.schema import Config
@@ -133,15 +132,16 @@ def format_errors(exc: ValidationError, doc: Located) -> list[str]:
 
 
 def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
-    """Problems that span sections (data vs model), found without TensorFlow."""
+    """Problems that span sections (data vs model), found without TensorFlow: each config class
+    answers for itself (which inputs a family reads, what shape a source's images have)."""
     problems: list[tuple[tuple, str]] = []
-    shape = known_image_shape(cfg.data)
-    has_images = shape is not None or not isinstance(cfg.data, (BuiltinData, CsvData, TextFolderData, SyntheticData))
-    if cfg.model.type == "gan" and not has_images:
-        problems.append((("model", "type"), "a GAN needs image data, but this data source has no images"))
-    if shape is not None and hasattr(cfg.model, "check_input"):
-        problems.extend((("model", *p), m) for p, m in cfg.model.check_input(shape))
-    if cfg.model.type == "gan" and cfg.distribute.strategy == "multi_worker":
+    model, data = cfg.model, cfg.data
+    if model.needs_images and not data.has_images():
+        problems.append((("model", "type"), f"{model.type!r} needs image data, but `{data.source}` has no images"))
+    shape = data.image_shape()
+    if shape is not None:
+        problems.extend((("model", *p), m) for p, m in model.check_input(shape))
+    if model.task_override == "generation" and cfg.distribute.strategy == "multi_worker":
         problems.append((("distribute", "strategy"), "multi_worker does not support GANs yet; use none or mirrored"))
     if cfg.training.reduce_lr_on_plateau and cfg.optimizer.schedule.name != "constant":
         problems.append(
@@ -151,8 +151,6 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
             )
         )
     problems.extend(check_monitors(cfg))
-    if cfg.model.type in ("cnn",) and isinstance(cfg.data, (CsvData, TextFolderData)):
-        problems.append((("model", "type"), f"a CNN needs image data, not `{cfg.data.source}`"))
     return problems
 
 

@@ -8,7 +8,7 @@ them without importing TensorFlow.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -30,13 +30,37 @@ class ConvBlock(StrictModel):
     residual: bool = False
 
 
+class ModelBase(StrictModel):
+    """What every family answers about itself, so no other module switches on `model.type`."""
+
+    reads: ClassVar[tuple[str, ...]]  # the input kinds (mlcli.spec) this family can read
+    task_override: ClassVar[str | None] = None  # a GAN turns labelled images into generation
+    image_range: ClassVar[str] = "unit"  # how `image_range: auto` scales pixels for this family
+    wraps_preprocessing: ClassVar[bool] = False  # KerasHub presets bring their own preprocessor
+    needs_images: ClassVar[bool] = False
+
+    def check_input(self, shape: tuple[int, ...]) -> list[tuple[tuple, str]]:
+        """Problems of this architecture on images of `shape` (h, w, c), found without TensorFlow."""
+        return []
+
+    def reads_kind(self, kind: str) -> str | None:
+        """Why this family cannot read `kind` inputs, or None when it can."""
+        if kind in self.reads:
+            return None
+        hint = " (a CSV whose only feature is a text column trains with rnn or transformer)" if kind == "table" else ""
+        users = sorted(t for t, cls in MODEL_TYPES.items() if kind in cls.reads)
+        return f"{self.type!r} cannot read {kind} inputs; use {' or '.join(users)}{hint}"
+
+
 def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
     if padding == "same":
         return math.ceil(size / stride)
     return (size - kernel) // stride + 1
 
 
-class CnnModel(StrictModel):
+class CnnModel(ModelBase):
+    reads: ClassVar = ("image",)
+    needs_images: ClassVar = True
     type: Literal["cnn"]
     blocks: list[ConvBlock] = Field(min_length=1)
     activation: Activation = "relu"
@@ -70,7 +94,8 @@ class CnnModel(StrictModel):
         return problems
 
 
-class MlpModel(StrictModel):
+class MlpModel(ModelBase):
+    reads: ClassVar = ("image", "features", "table", "series", "tokens", "text")
     type: Literal["mlp"]
     layers: list[PositiveInt] = Field(default_factory=lambda: [64], min_length=1)
     activation: Activation = "relu"
@@ -79,7 +104,8 @@ class MlpModel(StrictModel):
     regularizer: Regularizer = Field(default_factory=Regularizer)
 
 
-class RnnModel(StrictModel):
+class RnnModel(ModelBase):
+    reads: ClassVar = ("text", "tokens", "series", "features")
     type: Literal["rnn"]
     cell: Literal["lstm", "gru"] = "lstm"
     units: list[PositiveInt] = Field(default_factory=lambda: [64], min_length=1)
@@ -92,7 +118,8 @@ class RnnModel(StrictModel):
     regularizer: Regularizer = Field(default_factory=Regularizer)
 
 
-class TransformerModel(StrictModel):
+class TransformerModel(ModelBase):
+    reads: ClassVar = ("text", "tokens", "series", "features")
     type: Literal["transformer"]
     embed_dim: PositiveInt = 64
     num_heads: PositiveInt = 4
@@ -132,7 +159,11 @@ class DiscriminatorConfig(StrictModel):
     dropout: Fraction = 0.3
 
 
-class GanModel(StrictModel):
+class GanModel(ModelBase):
+    reads: ClassVar = ("image",)
+    needs_images: ClassVar = True
+    task_override: ClassVar = "generation"
+    image_range: ClassVar = "symmetric"
     type: Literal["gan"]
     latent_dim: PositiveInt = 64
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
@@ -159,7 +190,7 @@ class GanModel(StrictModel):
         return []
 
 
-class PretrainedModel(StrictModel):
+class PretrainedModel(ModelBase):
     """A KerasHub classifier from a preset: `TextClassifier` for text, `ImageClassifier` for images.
 
     `preset` is a KerasHub preset name (`bert_tiny_en_uncased`, `resnet_50_imagenet`, ...), a local
@@ -167,6 +198,8 @@ class PretrainedModel(StrictModel):
     image converter) reads the raw inputs; a new head is trained for the data's classes.
     """
 
+    reads: ClassVar = ("pretrained",)  # text or images, read by the preset's own preprocessor
+    wraps_preprocessing: ClassVar = True
     type: Literal["pretrained"]
     preset: str = Field(min_length=1)
     trainable: bool = True  # false: only the new head trains

@@ -2,9 +2,9 @@
 
 A monitor is checked against the names this config will log — loss, the chosen metrics, their
 `val_` twins when there is validation data, the GAN trackers — and never replaced by another
-metric. `mode: auto` takes the metric's direction from `DIRECTIONS`. Pure Python, so
-`mlcli validate` runs these checks without TensorFlow; training runs them again with the data's
-real task and split sizes.
+metric. `mode: auto` takes the metric's direction from the one metric table (`mlcli.metrics`).
+Pure Python, so `mlcli validate` runs these checks without TensorFlow; training runs them again
+with the data's real task and split sizes.
 """
 
 from __future__ import annotations
@@ -12,25 +12,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-# The direction in which each logged name improves ("max" or "min").
-DIRECTIONS = {
-    "loss": "min",
-    "accuracy": "max",
-    "top_k": "max",
-    "precision": "max",
-    "recall": "max",
-    "f1": "max",
-    "mae": "min",
-    "rmse": "min",
-    "mse": "min",
-    "d_loss": "min",
-    "g_loss": "min",
-    "d_acc_real": "max",
-    "d_acc_fake": "max",
-}
-GAN_TRACKERS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
-CLASS_METRICS = ("accuracy", "top_k", "precision", "recall", "f1")
-VALUE_METRICS = ("mae", "rmse", "mse")
+from mlcli.metrics import GAN_TRACKERS, default_metrics, direction
 
 
 class MonitorError(ValueError):
@@ -41,21 +23,13 @@ class MonitorError(ValueError):
         self.path = path
 
 
-def default_metrics(task: str) -> list[str]:
-    return ["accuracy"] if task == "classification" else ["mae", "rmse"]
-
-
 def logged_names(task: str, metrics: list[str] | None, has_val: bool) -> list[str]:
     """Every name that appears in the epoch logs (and so in metrics.csv)."""
     if task == "generation":
         base = list(GAN_TRACKERS)
     else:
-        base = ["loss", *(metrics if metrics is not None else default_metrics(task))]
+        base = ["loss", *(metrics if metrics is not None else default_metrics(task == "classification"))]
     return base + ([f"val_{n}" for n in base] if has_val else [])
-
-
-def direction(name: str) -> str:
-    return DIRECTIONS[name.removeprefix("val_")]
 
 
 def resolve(
@@ -82,35 +56,12 @@ def resolve(
         raise MonitorError(
             path + ("monitor",), f"{monitor!r} is not logged by this run{hint} (logged: {', '.join(names)})"
         )
-    natural = direction(monitor)
-    if mode == "auto":
-        return monitor, natural
-    return monitor, mode
+    return monitor, direction(monitor) if mode == "auto" else mode
 
 
 def config_task(cfg: Any) -> str | None:
     """The task known from the config alone; None when only the data can tell (npz auto)."""
-    data = cfg.data
-    if cfg.model.type == "gan":
-        return "generation"
-    source = data.source
-    if source in ("tfds", "image_folder", "text_folder"):
-        return "classification"
-    if source == "builtin":
-        return "classification" if data.name == "digits" else "forecast"
-    if source == "csv":
-        return {"timeseries": "forecast"}.get(data.task, data.task)
-    if source == "synthetic":
-        return {"regression": "regression", "sequences": "forecast"}.get(data.kind, "classification")
-    if source == "npz":
-        return None if data.task == "auto" else data.task
-    return None
-
-
-def config_has_val(cfg: Any) -> bool:
-    """Whether the config promises validation data (val carved from train, or a val split)."""
-    data = cfg.data
-    return data.val_fraction > 0 or bool(getattr(getattr(data, "splits", None), "val", None))
+    return cfg.model.task_override or cfg.data.resolved_task()
 
 
 def callback_sections(training: Any) -> list[tuple[tuple, Any]]:
@@ -143,7 +94,7 @@ def check_config(cfg: Any) -> list[tuple[tuple, str]]:
     problems = []
     for path, section in callback_sections(cfg.training):
         try:
-            _section(path, section, cfg, task, config_has_val(cfg))
+            _section(path, section, cfg, task, cfg.data.has_val())
         except MonitorError as exc:
             problems.append((exc.path, str(exc)))
     return problems

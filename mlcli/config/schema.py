@@ -9,9 +9,10 @@ from pydantic import Field, model_validator
 from mlcli.config.base import PositiveInt, StrictModel
 from mlcli.config.data import DataConfig
 from mlcli.config.models import ModelConfig
+from mlcli.metrics import CONFIGURABLE
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-METRICS = ("accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse")
+MetricName = Literal[CONFIGURABLE]  # the names of mlcli.metrics.TABLE that a config may choose
 
 
 class Schedule(StrictModel):
@@ -73,10 +74,12 @@ class EarlyStopping(StrictModel):
 
 
 class Checkpoint(StrictModel):
-    """Which epoch `best.keras` keeps; `auto` as for early stopping (a GAN's best is its last epoch)."""
+    """Which epoch `best.keras` keeps; `auto` as for early stopping (a GAN's best is its last epoch).
+    An epoch is the new best when it beats the best so far by more than `min_delta`."""
 
     monitor: str = "auto"
     mode: Mode = "auto"
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
 
 
 class ReduceLrOnPlateau(StrictModel):
@@ -90,7 +93,7 @@ class ReduceLrOnPlateau(StrictModel):
 class Training(StrictModel):
     epochs: Annotated[int, Field(gt=0, le=1_000_000)] = 10
     loss: Literal["auto", "crossentropy", "mse", "mae", "huber"] = "auto"
-    metrics: list[Literal["accuracy", "top_k", "precision", "recall", "f1", "mae", "rmse", "mse"]] | None = None
+    metrics: list[MetricName] | None = None
     top_k: PositiveInt = 5
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
     early_stopping: EarlyStopping | None = None

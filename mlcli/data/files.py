@@ -1,7 +1,9 @@
-"""Folders of image or text files as file lists: split by path, decoded by tf.data batch by batch.
+"""Image and text files: listed by path, checked before training, decoded by tf.data batch by batch.
 
-Only paths and labels live in memory, so peak memory does not grow with the number of files; the
-decode (`decode_image`, bilinear resize, rounding to uint8) is the one `predict` uses as well.
+Only paths and labels live in memory, so peak memory does not grow with the number of files. An image
+is decoded, then resized by the run's `ImageInput.resize` (antialiased, rounded to whole values); a
+text file is its whole content, a UTF-8 byte-order mark removed, nothing else changed. `predict` and
+`evaluate` read files through these same functions.
 """
 
 from __future__ import annotations
@@ -14,34 +16,43 @@ from typing import Any
 import numpy as np
 
 from mlcli.errors import UserError
+from mlcli.spec.image import ImageInput
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+TEXT_SUFFIXES = {".txt"}
 AUTO_MEMORY_LIMIT = 256 << 20  # `cache: auto` keeps decoded examples in memory below 256 MiB
+BOM = "\ufeff"
 
 
 @dataclass
 class Files:
-    """File paths of one split and how to decode them; indexes like an array (for seeded splits)."""
+    """File paths of one split and how to decode them; indexes like an array (for seeded splits).
+
+    `image` is how images are resized (size, channels); a run's own spec replaces it before decoding,
+    so a checkpoint always sees files resized the way it was trained.
+    """
 
     paths: np.ndarray
     kind: str  # "image" or "text"
-    size: tuple[int, int] = (0, 0)
-    channels: int = 0
+    image: ImageInput | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: Any) -> Files:
-        return Files(self.paths[index], self.kind, self.size, self.channels)
+        return Files(self.paths[index], self.kind, self.image)
+
+    def resized_by(self, image: ImageInput | None) -> Files:
+        return Files(self.paths, self.kind, image if image is not None else self.image)
 
     def decode(self, path):
-        """One file's tensor, inside tf.data."""
+        """One file's tensor, inside tf.data: uint8 pixels at the model size, or the text as a string."""
         import tensorflow as tf
 
         data = tf.io.read_file(path)
         if self.kind == "text":
-            return tf.strings.regex_replace(data, "^\ufeff", "")  # a UTF-8 byte-order mark is not text
-        return decode_image(data, self.size, self.channels)
+            return tf.strings.regex_replace(data, f"^{BOM}", "")
+        return decode_image(data, self.image)
 
     def dataset(self, labels: np.ndarray | None):
         """Unbatched `(path, label)` pairs; `map(decode)` comes after shuffling, so only paths shuffle."""
@@ -55,23 +66,34 @@ class Files:
         out = [self.decode(p).numpy() for p in self.paths[:limit].astype(str)]
         if self.kind == "text":
             return np.array([v.decode("utf-8") for v in out], dtype=object)
-        return np.stack(out) if out else np.zeros((0, *self.size, self.channels), np.uint8)
+        return np.stack(out) if out else np.zeros((0, *self.image.shape), np.uint8)
 
     def decoded_bytes(self) -> int:
         """What caching every decoded example would take: images at model size, texts as stored."""
         if self.kind == "image":
-            return len(self) * self.size[0] * self.size[1] * self.channels
+            return len(self) * int(np.prod(self.image.shape))
         return int(sum(Path(p).stat().st_size for p in self.paths))
 
 
-def decode_image(data, size: tuple[int, int], channels: int):
-    """Encoded bytes -> uint8 (h, w, c): decode, bilinear resize, round (as Keras' folder loader)."""
+def decode_image(data, image: ImageInput):
+    """Encoded bytes → uint8 (h, w, c) at the model size, resized as every reader resizes."""
     import tensorflow as tf
 
-    img = tf.io.decode_image(data, channels=channels, expand_animations=False)
-    img = tf.image.resize(img, size, method="bilinear")
-    img = tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
-    return tf.ensure_shape(img, (*size, channels))
+    pixels = tf.io.decode_image(data, channels=image.channels, expand_animations=False)
+    resized = tf.cast(image.resize(pixels), tf.uint8)
+    return tf.ensure_shape(resized, tuple(image.shape))
+
+
+def read_text_file(path: Path) -> str:
+    """A text file exactly as training reads it (the whole file, BOM removed); not UTF-8 is exit 2."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8").removeprefix(BOM)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
 
 
 def cache_mode(setting: str, splits: list[Any]) -> str:
@@ -91,9 +113,9 @@ def unreadable(path: Path, kind: str) -> str | None:
     """Why `path` cannot be read (None when it can): PIL's verify for images, UTF-8 for text."""
     if kind == "text":
         try:
-            path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return f"not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8"
+            read_text_file(path)
+        except UserError as exc:
+            return str(exc).removeprefix(f"{path}: ")
         return None
     from PIL import Image, UnidentifiedImageError
 

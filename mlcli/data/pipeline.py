@@ -1,7 +1,9 @@
-"""tf.data pipelines: cache raw data, shuffle with a seed, batch, then preprocess per batch.
+"""tf.data pipelines: canonical examples, cached, shuffled by (seed, epoch), batched, then preprocessed.
 
-Batching before the map means one preprocessing call per batch, not per example; augmentation
-runs on training batches only; everything ends in `prefetch(AUTOTUNE)`.
+A canonical example is what a client's raw input becomes before preprocessing (an image decoded and
+resized, a document's text, a row's columns, a window of values). Batching comes before the map, so
+preprocessing (the spec's own layers) runs once per batch; augmentation runs on training batches
+only, with seeds keyed on (epoch, step); everything ends in `prefetch(AUTOTUNE)`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from mlcli.config.data import Augmentation
-from mlcli.data.preprocess import preprocess, preprocessor
-from mlcli.data.spec import DataSpec
+from mlcli.data.files import Files, cache_mode
+from mlcli.data.table import Table, model_batch
 from mlcli.errors import UserError
+from mlcli.spec import DataSpec
 
 
-def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon: int):
-    """Windows of `window` raw values whose next `horizon` values all fall inside `values`.
+def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon: int, where: str = "the series"):
+    """Windows (vectors of `window` raw values) whose next `horizon` values all fall inside `values`.
 
     `context` is the tail of the earlier split, so val/test lose no targets to warm-up.
     """
@@ -27,12 +30,12 @@ def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon
     count = len(data) - window - horizon + 1
     if count <= 0:
         raise UserError(
-            f"data: window ({window}) + horizon ({horizon}) is longer than the series split "
+            f"data: window ({window}) + horizon ({horizon}) is longer than {where} "
             f"({len(values)} values); use a shorter window or more data"
         )
     targets = np.stack([data[i + window : i + window + horizon] for i in range(count)]).astype(np.float32)
     return keras.utils.timeseries_dataset_from_array(
-        data[: count + window - 1, None].astype(np.float32),
+        data[: count + window - 1].astype(np.float32),
         targets,
         sequence_length=window,
         batch_size=None,
@@ -40,23 +43,18 @@ def series_windows(context: np.ndarray, values: np.ndarray, window: int, horizon
     )
 
 
-def _augmenter(augment: list[Augmentation]):
+def augmenter(augment: list[Augmentation]) -> list:
     """Keras random image layers, applied with stateless seeds so a batch's augmentation is fixed."""
     import keras
 
-    layers = []
-    for a in augment:
-        if a.name == "random_flip":
-            layers.append(keras.layers.RandomFlip(a.mode))
-        elif a.name == "random_rotation":
-            layers.append(keras.layers.RandomRotation(a.factor))
-        elif a.name == "random_translation":
-            layers.append(keras.layers.RandomTranslation(a.factor, a.factor))
-        elif a.name == "random_zoom":
-            layers.append(keras.layers.RandomZoom(a.factor))
-        elif a.name == "random_contrast":
-            layers.append(keras.layers.RandomContrast(a.factor))
-    return layers
+    make = {
+        "random_flip": lambda a: keras.layers.RandomFlip(a.mode),
+        "random_rotation": lambda a: keras.layers.RandomRotation(a.factor),
+        "random_translation": lambda a: keras.layers.RandomTranslation(a.factor, a.factor),
+        "random_zoom": lambda a: keras.layers.RandomZoom(a.factor),
+        "random_contrast": lambda a: keras.layers.RandomContrast(a.factor),
+    }
+    return [make[a.name](a) for a in augment]
 
 
 def _fixed_seeds(seed):
@@ -86,17 +84,19 @@ def epoch_seed(seed: int, epoch):
     return tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
 
-def as_dataset(split: Any):
-    """numpy `(x, y)` or `(x, None)` → unbatched tf.data; tf.data passes through."""
-    import tensorflow as tf
+def _files(split: Any) -> Files | None:
+    return split[0] if isinstance(split, tuple) and isinstance(split[0], Files) else None
 
-    from mlcli.data.files import Files
-    from mlcli.data.table import Table, model_batch
+
+def as_dataset(split: Any):
+    """numpy `(x, y)` or `(x, None)` → unbatched tf.data of canonical examples; tf.data passes through.
+    Files stay paths here (`decoded` reads them)."""
+    import tensorflow as tf
 
     if split is None or isinstance(split, tf.data.Dataset):
         return split
     x, y = split
-    if isinstance(x, Files):  # paths only: `decoded` reads the files
+    if isinstance(x, Files):
         return x.dataset(y)
     if isinstance(x, Table):  # a dict of columns: strings stay strings, the model encodes them
         x = model_batch(x)
@@ -107,13 +107,7 @@ def as_dataset(split: Any):
     return tf.data.Dataset.from_tensor_slices((x, y))
 
 
-def _files(split: Any):
-    from mlcli.data.files import Files
-
-    return split[0] if isinstance(split, tuple) and isinstance(split[0], Files) else None
-
-
-def _decode(ds, files):
+def _decode(ds, files: Files):
     import tensorflow as tf
 
     return ds.map(lambda path, y: (files.decode(path), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -134,10 +128,18 @@ def _cache(ds, mode: str):
     return ds
 
 
-def decoded(split: Any, cache: str = "none"):
-    """A split as unbatched `(x, y)` examples, files decoded, cached as `cache` says."""
-    from mlcli.data.files import cache_mode
+def with_spec_files(split: Any, spec: DataSpec) -> Any:
+    """A split whose image files are resized the way the run's spec says (its size, its antialiasing)."""
+    files = _files(split)
+    if files is None or files.kind != "image":
+        return split
+    image = getattr(spec.input, "image", None) or spec.input
+    return (files.resized_by(image), split[1])
 
+
+def canonical(split: Any, spec: DataSpec, cache: str = "none"):
+    """A split as unbatched `(x, y)` canonical examples, files decoded, cached as `cache` says."""
+    split = with_spec_files(split, spec)
     ds = as_dataset(split)
     if ds is None:
         return None
@@ -147,50 +149,39 @@ def decoded(split: Any, cache: str = "none"):
     return _cache(ds, cache_mode(cache, [split]))
 
 
-def build(
-    split: Any,
-    spec: DataSpec,
-    batch_size: int,
-    *,
-    training: bool,
-    seed: int,
-    shuffle_buffer: int = 10000,
-    cache: str = "auto",
-    augment: list[Augmentation] | None = None,
-):
-    """One split as a batched, preprocessed, prefetched tf.data pipeline (None stays None).
+def raw_batches(split: Any, spec: DataSpec, batch_size: int):
+    """Batches of canonical examples and their labels, unpreprocessed: what a serving model takes."""
+    import tensorflow as tf
 
-    For training this is epoch 0's order; `TrainData` gives the order of any epoch.
-    """
+    ds = canonical(split, spec)
+    return None if ds is None else ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def build(split: Any, spec: DataSpec, batch_size: int, *, cache: str = "auto"):
+    """An evaluation split as a batched, preprocessed, prefetched pipeline (None stays None)."""
     if split is None:
         return None
-    if training:
-        return TrainData(split, spec, batch_size, seed, shuffle_buffer, cache, augment or []).epoch(0)
-    return _finish(decoded(split, cache).batch(batch_size), spec, None, None)
+    return _finish(canonical(split, spec, cache).batch(batch_size), spec, None, None)
 
 
 def _finish(ds, spec: DataSpec, augment_layers, epoch):
-    """Preprocess each batch (augmenting training batches with seeds keyed on epoch and step)."""
+    """Preprocess each batch with the spec's layers (augmenting training batches with keyed seeds)
+    and standardise value targets as the model is trained on them."""
     import tensorflow as tf
 
-    pre = preprocessor(spec.kind, spec.state)
-    aug = augment_layers if augment_layers and spec.kind == "image" else None
-    standardise_targets = spec.kind == "series"
-    mean = float(spec.state.get("mean", [0.0])[0])
-    std = float(spec.state.get("std", [1.0])[0])
+    preprocess, target = spec.input.preprocessor(), spec.target
 
     def transform(step, x, y):
-        x = preprocess(pre, spec.kind, x)
-        if aug is not None:
+        x = preprocess(x)
+        if augment_layers:
             seeds = _fixed_seeds(tf.stack([tf.cast(epoch, tf.int64), tf.cast(step, tf.int64)]))
-            for layer in aug:
-                x = layer.transform_images(x, layer.get_random_transformation(x, training=True, seed=seeds))
-        if standardise_targets:
-            y = (tf.cast(y, tf.float32) - mean) / std
+            for aug in augment_layers:
+                x = aug.transform_images(x, aug.get_random_transformation(x, training=True, seed=seeds))
+        if target is not None:
+            y = target.scale(y)
         return x, y
 
-    if pre is not None or aug is not None or standardise_targets:
-        ds = ds.enumerate().map(lambda step, xy: transform(step, *xy), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.enumerate().map(lambda step, xy: transform(step, *xy), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -203,18 +194,17 @@ class TrainData:
     """
 
     def __init__(self, split, spec, batch_size, seed, shuffle_buffer, cache, augment, drop_remainder=False):
-        from mlcli.data.files import cache_mode
-
+        split = with_spec_files(split, spec)
         files = _files(split)
         self.files = files if files is not None and cache_mode(cache, [split]) == "none" else None
         if self.files is not None:  # shuffle paths (all of them: they are small), decode after
             self.base = as_dataset(split)
             shuffle_buffer = max(shuffle_buffer, len(files))
         else:
-            self.base = decoded(split, cache)
+            self.base = canonical(split, spec, cache)
         self.spec, self.batch_size, self.seed = spec, batch_size, seed
         self.shuffle_buffer, self.drop_remainder = shuffle_buffer, drop_remainder
-        self.augment = _augmenter(augment)
+        self.augment = augmenter(augment) if spec.kind == "image" else []
         self.size = int(self.base.cardinality())
         whole = self.size // batch_size
         self.steps_per_epoch = whole if drop_remainder else -(-self.size // batch_size)
@@ -244,7 +234,7 @@ class TrainData:
         if self.files is not None:
             ds = _decode(ds, self.files)
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
-        return _finish(ds, self.spec, self.augment, tf.cast(epoch, tf.int64))
+        return _finish(ds, self.spec, self.augment, epoch)
 
     def epoch(self, epoch: int):
         import tensorflow as tf

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from mlcli.data.spec import InputKind, Task
 from mlcli.errors import UserError
 
 
@@ -19,8 +18,8 @@ class RawData:
     after standardising with train-only statistics.
     """
 
-    kind: InputKind
-    task: Task
+    kind: str  # image | text | tokens | features | table | series (an `mlcli.spec` input kind)
+    task: str  # classification | regression | forecast
     train: Any
     val: Any = None
     test: Any = None
@@ -30,6 +29,7 @@ class RawData:
     series: tuple | None = None  # for `series`: the raw (train, val, test) values before windowing
     table_columns: tuple[dict, list] | None = None  # for `table`: feature types, other file columns
     text_column: str | None = None  # for `text` read from a CSV: the column's name
+    value_column: str | None = None  # for `series` read from a CSV: the column's name
 
 
 def split_arrays(split: Any, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,9 +1,9 @@
 """CSV tables with typed columns: numeric, categorical (strings or integers) and free text.
 
-Types are inferred from the training file and can be overridden per column (`columns:`). What is
-learned from the training split (means, vocabularies) is saved as plain JSON in the run's spec; the
-model rebuilds Keras' own preprocessing layers from it (`mlcli/models/table_inputs.py`), so raw rows
-go in at training, evaluation, prediction and in every export alike.
+Reading and typing only, without TensorFlow: types are inferred from the training file and can be
+overridden per column (`columns:`). `mlcli.data.fit` learns each column's state on the training split
+and `mlcli.spec.table` turns it into Keras layers inside the model, so raw rows go in at training,
+evaluation, prediction and in every export alike.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlcli.errors import UserError
+from mlcli.spec.table import TableInput
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 INTEGER_CATEGORY_LIMIT = 10  # an integer column with at most this many values is read as categories
@@ -158,55 +159,23 @@ def typed_table(header: list[str], columns: list, types: dict[str, str], where: 
     return Table(out)
 
 
-def _vocabulary(values: np.ndarray, limit: int = 100000) -> list[str]:
+def vocabulary(values: np.ndarray, limit: int = 100000) -> list[str]:
     """Most frequent first (ties alphabetical), as Keras' StringLookup.adapt orders it."""
     counts = Counter(values.tolist())
     return [v for v, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:limit]
 
 
-def fit_table_state(
-    train: Table, types: dict[str, str], others: list[str], standardize: bool, text_settings: dict
-) -> dict:
-    """Means, variances and vocabularies from the training split only, as JSON."""
-    from mlcli.data.preprocess import adapt_vocabulary
-
-    keys = input_keys(list(types))
-    specs = []
-    for name, kind in types.items():
-        values = train.columns[name]
-        spec: dict[str, Any] = {"name": name, "key": keys[name], "type": kind}
-        if kind == "numeric":
-            present = values[~np.isnan(values)]
-            mean = float(present.mean()) if len(present) else 0.0
-            var = float(present.var()) if len(present) else 1.0
-            spec.update(
-                impute=mean,
-                mean=mean if standardize else 0.0,
-                variance=(var if var > 1e-12 else 1.0) if standardize else 1.0,
-                missing_indicator=bool(np.isnan(values).any()),
-            )
-        elif kind == "categorical":
-            vocab = _vocabulary(values)
-            embed = len(vocab) > ONE_HOT_LIMIT
-            spec.update(vocabulary=vocab, encoding="embedding" if embed else "one_hot")
-            if embed:  # fast.ai's rule of thumb for embedding sizes
-                spec["embedding_dim"] = int(min(32, round(1.6 * (len(vocab) + 1) ** 0.56)))
-        else:
-            settings = {**text_settings, "max_tokens": min(text_settings["max_tokens"], TABLE_TEXT_TOKENS)}
-            spec.update(text=settings, vocabulary=adapt_vocabulary(values, settings))
-        specs.append(spec)
-    return {"columns": specs, "other_columns": others}
-
-
-def predict_rows(path: Path, state: dict, label: str | None) -> Table:
-    """Raw rows for `predict`: columns found by name in any order; a missing or unknown one is exit 2."""
+def predict_rows(path: Path, table: TableInput, label: str | None) -> tuple[Table, dict[str, np.ndarray]]:
+    """Raw rows for `predict`, columns found by name in any order (a missing or unknown one is exit 2),
+    and the file's other columns (ids, the label) as they are, to be written next to the predictions."""
     header, columns = read_csv(path)
-    names = [c["name"] for c in state["columns"]]
+    names = [c.name for c in table.columns]
     absent = [n for n in names if n not in header]
     if absent:
         raise UserError(f"{path}: missing column(s) {', '.join(map(repr, absent))}; the model reads {names}")
-    known = set(names) | set(state.get("other_columns", [])) | {label}
+    known = set(names) | set(table.other_columns) | {label}
     extra = [h for h in header if h not in known]
     if extra:
         raise UserError(f"{path}: unexpected column(s) {', '.join(map(repr, extra))}; the model reads {names}")
-    return typed_table(header, columns, {c["name"]: c["type"] for c in state["columns"]}, path)
+    passthrough = {h: np.asarray(columns[header.index(h)], dtype=object) for h in header if h not in names}
+    return typed_table(header, columns, {c.name: c.type for c in table.columns}, path), passthrough

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from mlcli.data import load_dataset
+from mlcli.data.pipeline import with_spec_files
 from mlcli.data.raw import split_arrays
 from mlcli.errors import UserError
-from mlcli.evaluation.scoring import probabilities
+from mlcli.fileio import atomic_write
 
 EVAL_SEED = 1234
 CLASSIFIER_EPOCHS = 20
@@ -59,10 +61,14 @@ def _classifier(path: Path, x: np.ndarray, y: np.ndarray, num_classes: int, seed
     )
     model.fit(_to_model_range(x), y, batch_size=64, epochs=CLASSIFIER_EPOCHS, verbose=0, shuffle=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from mlcli.fileio import atomic_write
-
     atomic_write(path, lambda tmp: model.save(tmp), suffix=".keras")
     return model
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def score_images(classifier, features_model, images: np.ndarray, reference: np.ndarray, num_classes: int) -> dict:
@@ -81,12 +87,9 @@ def score_images(classifier, features_model, images: np.ndarray, reference: np.n
 def evaluate_gan(run: Any, gan, split: str) -> dict:
     import keras
 
-    from mlcli.data import load_dataset
-
     bundle = load_dataset(run.cfg, run.spec)
-    train_x, train_y = split_arrays(bundle.raw.train)
-    held = {"test": bundle.raw.test, "val": bundle.raw.val, "train": bundle.raw.train}[split]
-    held_x, held_y = split_arrays(held)
+    train_x, train_y = split_arrays(with_spec_files(bundle.raw.train, run.spec))
+    held_x, held_y = split_arrays(with_spec_files(bundle.split(split), run.spec))
     if not len(held_x):
         raise UserError(f"{run.path}: this run's data has no {split} split to compare against")
     if train_y is None or run.spec.num_classes < 2:

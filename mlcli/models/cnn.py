@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from mlcli.config.models import CnnModel
-from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer
+from mlcli.models.layers import BN_MOMENTUM, activation, output_head, regularizer
 from mlcli.models.registry import MODELS
 
 
@@ -54,8 +54,7 @@ def _block(x, block, act: str, reg, index: int):
 @MODELS.register("cnn")
 def build(cfg: CnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
-    inputs = model_input(spec)
-    x = inputs
+    inputs, x = spec.input.model_inputs()
     for i, block in enumerate(cfg.blocks):
         x = _block(x, block, block.activation or cfg.activation, reg, i)
     x = {
@@ -70,4 +69,4 @@ def build(cfg: CnnModel, spec: Any, full_cfg: Any = None) -> keras.Model:
         x = activation(cfg.activation)(x)
     if cfg.dropout:
         x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg), name="cnn")
+    return keras.Model(inputs, output_head(x, spec, inputs, reg), name="cnn")

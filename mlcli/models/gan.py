@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from mlcli.config.models import GanModel
+from mlcli.errors import ConfigError
 from mlcli.models.layers import BN_MOMENTUM, activation
 from mlcli.models.registry import MODELS
 
@@ -208,8 +209,6 @@ def build(cfg: GanModel, spec: Any, full_cfg: Any = None) -> GAN:
     shape = tuple(spec.input_shape)
     classes = spec.num_classes if cfg.conditional else 0
     if cfg.conditional and not classes:
-        from mlcli.errors import ConfigError
-
         raise ConfigError(["model.conditional: the data has no class labels to condition on"])
     return GAN(
         build_generator(cfg, shape, classes),

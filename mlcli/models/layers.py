@@ -25,45 +25,16 @@ def activation(name: str):
     return keras.layers.LeakyReLU(0.2) if name == "leaky_relu" else keras.layers.Activation(name)
 
 
-def output_units(spec: Any) -> int:
-    """Two classes share one logit (sigmoid), as hand-written binary Keras models do."""
-    if spec.task == "classification":
-        return 1 if spec.num_classes == 2 else spec.num_classes
-    return spec.output_dim
+def output_head(x, spec: Any, inputs, reg=None):
+    """Logits for classes, linear values otherwise (kept float32 under mixed precision); then the
+    input kind's own finish (a forecast adds the predicted change to the last observed value)."""
+    out = keras.layers.Dense(spec.output_units(), kernel_regularizer=reg, dtype="float32", name="head")(x)
+    return spec.input.finish(out, inputs)
 
 
-def output_head(x, spec: Any, reg=None, inputs=None):
-    """Logits for classes, linear values otherwise; kept float32 under mixed precision.
-
-    Forecasts are residual over the last observed value (`inputs`): the network learns the change,
-    so it still works when the future leaves the range seen in training (a rising CO2 trend).
-    """
-    out = keras.layers.Dense(output_units(spec), kernel_regularizer=reg, dtype="float32", name="head")(x)
-    if spec.kind == "series" and inputs is not None:
-        change = keras.layers.Rescaling(step_scale(spec), name="change", dtype="float32")(out)
-        out = keras.layers.Add(name="forecast", dtype="float32")([change, last_value(inputs)])
-    return out
-
-
-def step_scale(spec: Any) -> float:
-    return float(spec.state.get("step_std", 1.0)) if spec.state else 1.0
-
-
-def series_features(inputs, spec: Any):
-    """A series window relative to its last value, in units of the typical one-step change."""
-    if spec.kind != "series":
-        return inputs
-    return (inputs - inputs[:, -1:, :]) * (1.0 / step_scale(spec))
-
-
-def last_value(series):
-    """The last time step's value of a (batch, window, 1) series, as (batch, 1)."""
-    return keras.ops.cast(series[:, -1, :1], "float32")
-
-
-def model_input(spec: Any):
-    dtype = "int32" if spec.kind in ("tokens", "text") else "float32"
-    return keras.Input(shape=tuple(spec.input_shape), dtype=dtype, name="inputs")
+def as_floats(x):
+    """Token ids read by a family that wants numbers (an MLP over ids) become float32."""
+    return keras.ops.cast(x, "float32") if "int" in str(x.dtype) else x
 
 
 def padding_mask(tokens):
@@ -114,10 +85,3 @@ def masked_pooling(x, mask, how: str):
             x = keras.ops.where(mask[:, :, None], x, floor)
         pooled = keras.ops.max(x, axis=1)
     return keras.layers.Identity(name="pooled")(pooled)
-
-
-def class_probabilities(logits):
-    """Logits → probabilities per class; one binary logit l → softmax([0, l]) = [1 - σ(l), σ(l)]."""
-    if logits.shape[-1] == 1:
-        logits = keras.layers.Concatenate()([keras.ops.zeros_like(logits), logits])
-    return keras.layers.Softmax(name="probabilities")(logits)

@@ -1,4 +1,4 @@
-"""Dense networks over feature vectors (images are flattened first)."""
+"""Dense networks over feature vectors (images and windows are flattened first; tables arrive encoded)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,15 @@ from typing import Any
 import keras
 
 from mlcli.config.models import MlpModel
-from mlcli.models.layers import BN_MOMENTUM, activation, model_input, output_head, regularizer, series_features
+from mlcli.models.layers import BN_MOMENTUM, activation, as_floats, output_head, regularizer
 from mlcli.models.registry import MODELS
-from mlcli.models.table_inputs import table_inputs
 
 
 @MODELS.register("mlp")
 def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
-    if spec.kind == "table":
-        inputs, x = table_inputs(spec)
-    else:
-        inputs = model_input(spec)
-        x = series_features(inputs, spec)
-    x = keras.layers.Flatten()(x) if len(spec.input_shape) > 1 else x
-    if spec.kind in ("tokens", "text"):
-        x = keras.ops.cast(x, "float32")
+    inputs, x = spec.input.model_inputs()
+    x = as_floats(keras.layers.Flatten()(x) if len(x.shape) > 2 else x)
     for units in cfg.layers:
         x = keras.layers.Dense(units, kernel_regularizer=reg, use_bias=not cfg.batch_norm)(x)
         if cfg.batch_norm:
@@ -30,4 +23,4 @@ def build(cfg: MlpModel, spec: Any, full_cfg: Any = None) -> keras.Model:
         x = activation(cfg.activation)(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg, inputs), name="mlp")
+    return keras.Model(inputs, output_head(x, spec, inputs, reg), name="mlp")

@@ -10,18 +10,20 @@ from typing import Any
 
 from mlcli.config.models import PretrainedModel
 from mlcli.errors import ConfigError
-from mlcli.models.layers import output_units
 from mlcli.models.registry import MODELS
+from mlcli.spec import DataSpec
+from mlcli.spec.pretrained import check_preset
 
 
 @MODELS.register("pretrained")
-def build(cfg: PretrainedModel, spec: Any, full_cfg: Any = None):
+def build(cfg: PretrainedModel, spec: DataSpec, full_cfg: Any = None):
     import keras_hub
 
-    if spec.kind not in ("text", "image") or spec.task != "classification":
-        raise ConfigError([f"model.type: pretrained classifies text or images, not {spec.kind} ({spec.task})"])
-    task = keras_hub.models.TextClassifier if spec.kind == "text" else keras_hub.models.ImageClassifier
-    model = task.from_preset(cfg.preset, num_classes=output_units(spec), preprocessor=None)
+    if not spec.classes:
+        raise ConfigError([f"model.type: pretrained classifies text or images; this data's task is {spec.task}"])
+    check_preset(cfg.preset)
+    task = getattr(keras_hub.models, spec.input.hub_task)
+    model = task.from_preset(cfg.preset, num_classes=spec.output_units(), preprocessor=None)
     model.backbone.trainable = cfg.trainable  # freeze_epochs: fit freezes and unfreezes it (training/fine_tune.py)
     return model
 

@@ -11,11 +11,9 @@ from mlcli.models.layers import (
     activation,
     add_positions,
     masked_pooling,
-    model_input,
     output_head,
     padding_mask,
     regularizer,
-    series_features,
     transformer_encoder,
 )
 from mlcli.models.registry import MODELS
@@ -24,15 +22,14 @@ from mlcli.models.registry import MODELS
 @MODELS.register("transformer")
 def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model:
     reg = regularizer(cfg.regularizer)
-    inputs = model_input(spec)
+    inputs, x = spec.input.model_inputs()
     length = spec.input_shape[0]
     mask = None
-    if spec.kind in ("tokens", "text"):
-        mask = padding_mask(inputs)
-        x = keras.layers.Embedding(spec.vocab_size, cfg.embed_dim, name="token_embedding")(inputs)
-    else:
-        x = series_features(inputs, spec)
-        x = x if len(spec.input_shape) == 2 else keras.layers.Reshape((length, 1))(x)
+    if spec.vocab_size:  # token ids: embedded, padding (id 0) masked
+        mask = padding_mask(x)
+        x = keras.layers.Embedding(spec.vocab_size, cfg.embed_dim, name="token_embedding")(x)
+    else:  # numbers: each step (or each feature) projected to the model width
+        x = x if len(x.shape) == 3 else keras.layers.Reshape((length, 1))(x)
         x = keras.layers.Dense(cfg.embed_dim, name="input_projection")(x)
     x = add_positions(x, length, cfg.embed_dim)
     x = keras.layers.Dropout(cfg.dropout)(x)
@@ -44,4 +41,4 @@ def build(cfg: TransformerModel, spec: Any, full_cfg: Any = None) -> keras.Model
     for units in cfg.dense:
         x = activation(cfg.activation)(keras.layers.Dense(units, kernel_regularizer=reg)(x))
         x = keras.layers.Dropout(cfg.dropout)(x)
-    return keras.Model(inputs, output_head(x, spec, reg, inputs), name="transformer")
+    return keras.Model(inputs, output_head(x, spec, inputs, reg), name="transformer")

@@ -12,80 +12,20 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from mlcli import runs
+import keras
+import optuna
+
+from mlcli import rundir
 from mlcli.config import load_config
-from mlcli.config.monitors import config_has_val, config_task, direction, logged_names
-from mlcli.config.render import to_yaml
-from mlcli.errors import ConfigError, MlcliError, UserError
-from mlcli.fileio import atomic_write_text
-from mlcli.sweep.space import Dimension, parse_param, parse_spec
-
-HELPER_ENV = "MLCLI_SWEEP_HELPER"
-
-
-@dataclass
-class SweepPlan:
-    config: Path
-    overrides: list[str]
-    dimensions: list[Dimension]
-    trials: int
-    metric: str
-    direction: str  # minimize | maximize
-    sweep_dir: Path
-    storage: str
-    name: str
-    seed: int
-    pruner: str = "median"
-    startup_trials: int = 2
-    warmup_epochs: int = 0
-    argv: list[str] = field(default_factory=list)
-
-
-def plan(config: Path, overrides: list[str], params: list[str], trials: int | None, metric: str | None,
-         direction_: str | None, sweep_dir: Path | None, storage: str | None) -> SweepPlan:  # fmt: skip
-    """Everything checked before a trial starts: the config, each parameter's path and range, the metric."""
-    cfg = load_config(config, overrides)
-    section = cfg.sweep
-    dims = {
-        d.path: d for d in (parse_spec(p, s, "sweep.params:") for p, s in (section.params if section else {}).items())
-    }
-    dims.update({d.path: d for d in map(parse_param, params)})  # the command line wins
-    if not dims:
-        raise UserError("nothing to sweep: give --param PATH=SPEC or a `sweep: {params: ...}` section")
-    for dim in dims.values():
-        for value in dim.extremes():
-            try:
-                load_config(config, [*overrides, dim.override(value)])
-            except ConfigError as exc:
-                raise UserError(f"--param {dim.path}: {value!r} is not a valid value: {exc.problems[0]}") from None
-    if cfg.distribute.strategy == "multi_worker":
-        raise UserError("sweeps run single-process trials; set distribute.strategy to none or mirrored")
-    has_val = config_has_val(cfg)
-    chosen = metric or (section.metric if section else "auto")
-    chosen = ("val_loss" if has_val else "loss") if chosen == "auto" else chosen
-    task = config_task(cfg)
-    names = logged_names(task, cfg.training.metrics, has_val) if task else None
-    if names is not None and chosen not in names:
-        raise UserError(f"--metric {chosen!r} is not logged by this config (logged: {', '.join(names)})")
-    how = direction_ or (section.direction if section else "auto")
-    if how == "auto":
-        how = "maximize" if direction(chosen) == "max" else "minimize"
-    target = Path(sweep_dir) if sweep_dir else Path("sweeps") / cfg.name
-    return SweepPlan(
-        config=Path(config), overrides=overrides, dimensions=list(dims.values()),
-        trials=trials or (section.trials if section else 10), metric=chosen, direction=how, sweep_dir=target,
-        storage=storage or f"sqlite:///{target.resolve() / 'study.db'}", name=cfg.name, seed=cfg.seed,
-        pruner=section.pruner if section else "median", startup_trials=section.startup_trials if section else 2,
-        warmup_epochs=section.warmup_epochs if section else 0,
-    )  # fmt: skip
+from mlcli.errors import MlcliError, UserError
+from mlcli.sweep.plan import HELPER_ENV, SweepPlan
+from mlcli.sweep.report import LiveTable, write_reports
+from mlcli.training.entry import train_and_evaluate
+from mlcli.training.run import start_run
 
 
 def _storage(url: str):
-    import optuna
-
     if url.startswith("sqlite:"):  # concurrent processes wait for the file lock instead of failing
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
     if url.startswith("journal:"):
@@ -96,7 +36,6 @@ def _storage(url: str):
 
 
 def open_study(p: SweepPlan):
-    import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -126,8 +65,6 @@ def open_study(p: SweepPlan):
 
 
 def _pruning_callback(trial, metric: str):
-    import keras
-
     class ReportToOptuna(keras.callbacks.Callback):
         """Reports the metric each epoch; stops training (after the epoch is saved) if Optuna prunes."""
 
@@ -146,42 +83,34 @@ def _pruning_callback(trial, metric: str):
 
 
 def _objective(p: SweepPlan):
-    import keras
-    import optuna
-
-    from mlcli.training.entry import train_and_evaluate
-
     def objective(trial) -> float:
         values = {d.path: d.suggest(trial) for d in p.dimensions}
         overrides = [*p.overrides, *(d.override(values[d.path]) for d in p.dimensions)]
         cfg = load_config(p.config, overrides)
-        run_dir = runs.claim_run_dir(p.sweep_dir / f"trial-{trial.number:03d}", resume=False)
+        run_dir = start_run(cfg, p.sweep_dir / f"trial-{trial.number:03d}")
         trial.set_user_attr("path", str(run_dir))
         try:
-            atomic_write_text(run_dir / runs.CONFIG_FILE, to_yaml(cfg))
             argv = ["mlcli", "train", str(p.config), *[a for o in overrides for a in ("--set", o)]]
             pruning = _pruning_callback(trial, p.metric)
             keras.backend.clear_session()
             with (run_dir / "train.log").open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 train_and_evaluate(cfg, run_dir, quiet=True, argv=argv, extra_callbacks=[pruning])
-            rows = runs.read_metrics(run_dir)
+            rows = rundir.read_metrics(run_dir)
             scores = [float(r[p.metric]) for r in rows if r.get(p.metric) not in (None, "")]
             if pruning.pruned_at is not None:
-                record = runs.read_record(run_dir)
-                runs.finish_record(run_dir, record, "pruned", pruned_at_epoch=pruning.pruned_at)
+                record = rundir.read_record(run_dir)
+                rundir.finish_record(run_dir, record, "pruned", pruned_at_epoch=pruning.pruned_at)
                 raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
             if not scores:
                 raise MlcliError(f"{run_dir}: no {p.metric} was logged")
             return max(scores) if p.direction == "maximize" else min(scores)
         finally:
-            runs.release_run_dir(run_dir)
+            rundir.release_run_dir(run_dir)
 
     return objective
 
 
 def finished(study) -> int:
-    import optuna
-
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     return len(study.get_trials(deepcopy=False, states=states))
 
@@ -196,18 +125,12 @@ def _helpers(p: SweepPlan, jobs: int) -> list[subprocess.Popen]:
 
 
 def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
-    import optuna
-
-    from mlcli.sweep.report import LiveTable, write_reports
-    from mlcli.tfenv import import_tensorflow
-
     p.sweep_dir.mkdir(parents=True, exist_ok=True)
     study = open_study(p)
     done = finished(study)
     if done >= p.trials:
         print(f"{p.sweep_dir}: the study already has {done} finished trials (--trials {p.trials}); nothing to run")
         return write_reports(study, p)
-    import_tensorflow()
     helpers = _helpers(p, jobs)
     live = LiveTable(p, quiet)
 

@@ -22,9 +22,8 @@ import keras
 import numpy as np
 
 from mlcli.fileio import atomic_copy, atomic_write, fsync_dir
-from mlcli.runs import CHECKPOINTS, write_metrics
+from mlcli.rundir import BACKUP_DIR, CHECKPOINTS, backup_dirs, epochs_saved, read_state, write_metrics
 
-BACKUP_DIR = "backup"
 KEEP = 2
 MODEL = "model.keras"
 STATE = "state.json"
@@ -58,29 +57,6 @@ def _python_state() -> list:
 def _numpy_state() -> dict:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"kind": kind, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss), "cached": cached}
-
-
-def backup_dirs(run_dir: Path) -> list[Path]:
-    """Complete epoch folders, oldest first (temp folders of a killed write are not listed)."""
-    root = Path(run_dir) / BACKUP_DIR
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("epoch-*") if p.is_dir() and (p / STATE).is_file())
-
-
-def epochs_saved(run_dir: Path) -> list[int]:
-    return [int(p.name.split("-")[1]) for p in backup_dirs(run_dir)]
-
-
-def read_state(run_dir: Path, epoch: int | None = None) -> dict | None:
-    dirs = backup_dirs(run_dir)
-    if epoch is not None:
-        dirs = [d for d in dirs if int(d.name.split("-")[1]) == epoch]
-    if not dirs:
-        return None
-    state = json.loads((dirs[-1] / STATE).read_text())
-    state["_dir"] = str(dirs[-1])
-    return state
 
 
 def write(run_dir: Path, model: keras.Model, state: dict, es_best_weights: list | None) -> Path:
@@ -146,3 +122,6 @@ def publish(run_dir: Path, state: dict, improved: bool) -> None:
         crash_point("after_best", int(state["epoch"]))
     atomic_copy(folder / MODEL, checkpoints / "last.keras")
     write_metrics(run_dir, state["rows"])
+
+
+__all__ = ["BACKUP_DIR", "backup_dirs", "epochs_saved", "read_state", "write", "restore", "publish"]

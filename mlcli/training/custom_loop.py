@@ -23,19 +23,18 @@ import keras
 import tensorflow as tf
 
 from mlcli.errors import TrainingFailed, UserError
-from mlcli.fileio import atomic_write_json
 from mlcli.models import build_model
-from mlcli.runs import CHECKPOINTS, SUMMARY_FILE, Stopwatch
-from mlcli.training import checkpoint, setup
+from mlcli.rundir import CHECKPOINTS, Stopwatch, epochs_saved
+from mlcli.training import components as setup
 from mlcli.training.callbacks.progress import EpochTimer
 from mlcli.training.distribute import peer_failure
-from mlcli.training.fit import summarise
-from mlcli.training.losses_metrics import make_loss, make_metrics
+from mlcli.training.losses import make_loss, make_metrics
+from mlcli.training.summary import write_summary
 
 
 def _agreed_epoch(strategy, run_dir: Path, resume: bool) -> int:
     """The newest epoch committed by every worker (all-gathered, so all decide alike)."""
-    mine = max(checkpoint.epochs_saved(run_dir), default=0) if resume else 0
+    mine = max(epochs_saved(run_dir), default=0) if resume else 0
     gathered = strategy.gather(strategy.run(lambda: tf.constant([mine], tf.int64)), axis=0)
     return int(tf.reduce_min(gathered).numpy())
 
@@ -108,7 +107,7 @@ def _evaluate(model, dataset, loss_fn, metrics: list, prefix: str) -> dict:
 
 
 def train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quiet: bool, is_chief: bool, wall) -> dict:
-    if cfg.model.type == "gan":
+    if cfg.model.task_override == "generation":
         raise UserError("distribute.strategy multi_worker does not support GANs yet; use none or mirrored")
     try:
         return _train(cfg, run_dir, strategy, device, resume=resume, quiet=quiet, is_chief=is_chief, wall=wall)
@@ -173,9 +172,7 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
             break
     callback_list.on_train_end()
     guard.raise_if_stopped(run_dir / CHECKPOINTS)
-    if not is_chief:
-        bundle.test = None  # the chief scores the test split
-    summary = summarise(
+    return write_summary(
         cfg,
         run_dir,
         model,
@@ -186,7 +183,8 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
         epochs_run=len(history),
         initial_epoch=initial_epoch,
         train_seconds=clock.elapsed(),
-        wall_seconds=wall.elapsed(),
+        wall=wall,
+        score_test=is_chief,  # the chief scores the test split
         extra={
             "device": device.as_dict(),
             "distribute": {
@@ -199,5 +197,3 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
             },
         },
     )
-    atomic_write_json(Path(run_dir) / SUMMARY_FILE, summary)
-    return summary

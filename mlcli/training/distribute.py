@@ -2,7 +2,7 @@
 
 `auto`: one device → no strategy; several GPUs → MirroredStrategy (with `fit`). `multi_worker`
 reads TF_CONFIG (or Slurm's environment through TF's SlurmClusterResolver) and trains with the
-custom loop in `multi_worker.py`.
+custom loop in `mlcli/training/custom_loop.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from mlcli.errors import UserError
+from mlcli.errors import TrainingFailed, UserError
 
 
 def get_strategy(dist: Any, gpus: int):
@@ -25,7 +25,7 @@ def get_strategy(dist: Any, gpus: int):
         return tf.distribute.MirroredStrategy() if gpus > 1 else None
     if dist.strategy == "mirrored":
         return tf.distribute.MirroredStrategy(devices=dist.devices or None)
-    return None  # none; multi_worker runs its own loop (mlcli.train.multi_worker)
+    return None  # none; multi_worker runs its own loop (mlcli.training.custom_loop)
 
 
 def tf_config() -> dict | None:
@@ -74,8 +74,6 @@ def multi_worker_strategy(dist: Any):
     try:
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver, communication_options=options)
     except (RuntimeError, tf.errors.OpError) as exc:
-        from mlcli.errors import TrainingFailed
-
         first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
         raise TrainingFailed(
             f"not every worker joined within {timeout}s (distribute.collective_timeout_s); "
@@ -120,8 +118,6 @@ def wait_for_peers(timeout: int) -> None:
     finally:
         listener.close()
     if peers:
-        from mlcli.errors import TrainingFailed
-
         missing = ", ".join(f"{job} {i} ({addr})" for (job, i), addr in sorted(peers.items()))
         raise TrainingFailed(
             f"{missing} did not start within {timeout}s (distribute.collective_timeout_s); "

@@ -7,11 +7,12 @@ from typing import Any
 
 import keras
 
-from mlcli import runs
+from mlcli import rundir
 from mlcli.errors import TrainingFailed
+from mlcli.training import custom_loop, fit
 from mlcli.training import device as device_mod
+from mlcli.training.components import set_seeds
 from mlcli.training.distribute import multi_worker_strategy, task_role
-from mlcli.training.setup import set_seeds
 
 
 def train_and_evaluate(
@@ -26,33 +27,29 @@ def train_and_evaluate(
     """Train `cfg` into `run_dir` (resuming from its last committed epoch if asked); return summary."""
     # collectives must be configured before TensorFlow runs anything else
     strategy = multi_worker_strategy(cfg.distribute) if cfg.distribute.strategy == "multi_worker" else None
-    wall = runs.Stopwatch()
+    wall = rundir.Stopwatch()
     run_dir = Path(run_dir)
     set_seeds(cfg.seed, cfg.training.deterministic)
     device = device_mod.resolve(cfg.training)
     keras.mixed_precision.set_global_policy(device.mixed_precision)
-    record = runs.start_record(run_dir, cfg.seed, argv or [], device.as_dict(), resumed=resume)
+    record = rundir.start_record(run_dir, cfg.seed, argv or [], device.as_dict(), resumed=resume)
     try:
         if strategy is not None:
-            from mlcli.training import custom_loop
-
             summary = custom_loop.train(
                 cfg, run_dir, strategy, device, resume=resume, quiet=quiet, is_chief=task_role()[0], wall=wall
             )
         else:
-            from mlcli.training import fit
-
             summary = fit.train(
                 cfg, run_dir, device, resume=resume, quiet=quiet, wall=wall, extra_callbacks=extra_callbacks
             )
     except KeyboardInterrupt:
-        runs.finish_record(run_dir, record, "interrupted", wall_time_s=round(wall.elapsed(), 3))
+        rundir.finish_record(run_dir, record, "interrupted", wall_time_s=round(wall.elapsed(), 3))
         raise
     except TrainingFailed as exc:
-        runs.finish_record(run_dir, record, "failed", error=str(exc))
+        rundir.finish_record(run_dir, record, "failed", error=str(exc))
         raise
     except BaseException as exc:
-        runs.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}")
+        rundir.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}")
         raise
-    runs.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
+    rundir.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
     return summary

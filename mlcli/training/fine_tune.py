@@ -16,7 +16,7 @@ from mlcli.training import checkpoint
 def freeze_epochs(cfg: Any) -> int:
     """Epochs with the backbone frozen (0 when the model is not a pretrained one being fine-tuned)."""
     model = cfg.model
-    return model.freeze_epochs if model.type == "pretrained" and model.trainable else 0
+    return getattr(model, "freeze_epochs", 0) if getattr(model, "trainable", False) else 0
 
 
 def phase_config(cfg: Any, frozen: bool) -> Any:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import statistics
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from mlcli.evaluation.plots import curves
-from mlcli.evaluation.scoring import score
-from mlcli.fileio import atomic_write_json
 from mlcli.models import build_model
-from mlcli.runs import CHECKPOINTS, SUMMARY_FILE, Stopwatch
-from mlcli.training import fine_tune, setup
+from mlcli.rundir import CHECKPOINTS, Stopwatch
+from mlcli.training import components as setup
+from mlcli.training import fine_tune
 from mlcli.training.callbacks.progress import EpochTimer
 from mlcli.training.distribute import get_strategy
+from mlcli.training.summary import write_summary
 
 
 class EpochSetter(keras.callbacks.Callback):
@@ -81,7 +79,10 @@ def train(
     replicas = strategy.num_replicas_in_sync if strategy else 1
     timer = next(c for c in callbacks if isinstance(c, EpochTimer))
     final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
-    summary = summarise(
+    extras: dict = {}
+    for callback in callbacks:
+        extras.update(getattr(callback, "summary_extras", dict)())
+    return write_summary(
         cfg,
         run_dir,
         model,
@@ -92,62 +93,14 @@ def train(
         epochs_run=epochs_run,
         initial_epoch=initial_epoch - epochs_run,
         train_seconds=train_seconds,
-        wall_seconds=wall.elapsed(),
+        wall=wall,
         extra={
             "device": {
                 **device.as_dict(),
                 "strategy": type(strategy).__name__ if strategy else "default",
                 "replicas": replicas,
                 "per_replica_batch": cfg.data.batch_size // replicas,
-            }
+            },
+            **extras,
         },
     )
-    for callback in callbacks:
-        summary.update(getattr(callback, "summary_extras", dict)())
-    atomic_write_json(Path(run_dir) / SUMMARY_FILE, summary)
-    return summary
-
-
-def summarise(
-    cfg,
-    run_dir: Path,
-    model,
-    bundle,
-    writer,
-    timer,
-    final: dict,
-    *,
-    epochs_run: int,
-    initial_epoch: int,
-    train_seconds: float,
-    wall_seconds: float,
-    extra: dict,
-) -> dict:
-    """summary.json: final train/val metrics, test metrics of the best checkpoint, speed and times."""
-    spec = bundle.spec
-    best_path = Path(run_dir) / CHECKPOINTS / "best.keras"
-    test = {}
-    if bundle.test is not None and spec.task != "generation":
-        scorer = keras.models.load_model(best_path, compile=False) if best_path.is_file() else model
-        test = score(scorer, bundle.test, spec, cfg.training.top_k)
-        test.pop("per_class", None)
-        test.pop("confusion_matrix", None)
-    rates = timer.rates[1:] if len(timer.rates) > 1 else timer.rates
-    if cfg.training.plots:
-        curves(writer.rows, Path(run_dir) / "plots" / "curves.png")
-    return {
-        "name": cfg.name,
-        "epochs_run": epochs_run,
-        "initial_epoch": initial_epoch,
-        "final_epoch": initial_epoch + epochs_run,
-        "train": {k: v for k, v in final.items() if not k.startswith("val_")},
-        "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
-        "test": test,
-        "test_checkpoint": "best" if best_path.is_file() else "final",
-        "best": {"monitor": writer.monitor, "value": writer.best, "epoch": writer.best_epoch},
-        "samples_per_sec": statistics.median(rates) if rates else None,
-        "train_time_s": round(train_seconds, 3),
-        "wall_time_s": round(wall_seconds, 3),
-        "params": int(model.count_params()),
-        **extra,
-    }

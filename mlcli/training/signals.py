@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from mlcli import runs
+from mlcli import rundir
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -35,10 +35,10 @@ def exit_cleanly_on_signals(run_dir: Path) -> None:
     def wait() -> None:
         received = os.read(read_fd, 1)[0]
         name = signal.Signals(received).name
-        record = runs.read_record(run_dir)
+        record = rundir.read_record(run_dir)
         if record:
             try:
-                runs.finish_record(run_dir, record, "interrupted", signal=name)
+                rundir.finish_record(run_dir, record, "interrupted", signal=name)
             except OSError:
                 pass
         print(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from mlcli.metrics import improved
 from mlcli.training import checkpoint
 
 
@@ -41,10 +42,11 @@ class RunWriter(keras.callbacks.Callback):
         state: dict | None,
         stateful: list,
         early_stopping=None,
+        min_delta: float = 0.0,
     ):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.monitor, self.mode = monitor, mode
+        self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
         state = state or {}
         self.rows: list[dict] = list(state.get("rows", []))
         self.best = state.get("best")
@@ -54,9 +56,9 @@ class RunWriter(keras.callbacks.Callback):
         self.skipped_nan = False
 
     def _improved(self, value: float | None) -> bool:
-        if value is None or self.best is None:
+        if self.monitor is None:  # a GAN's `auto`: the newest epoch is the best
             return True
-        return value > self.best if self.mode == "max" else value < self.best
+        return improved(value, self.best, self.mode, self.min_delta)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -68,8 +70,8 @@ class RunWriter(keras.callbacks.Callback):
             if self.monitor not in logs:
                 raise KeyError(f"checkpoint monitor {self.monitor!r} is missing from the logs: {sorted(logs)}")
             value = float(logs[self.monitor])
-        improved = self._improved(value)
-        if improved:
+        is_best = self._improved(value)
+        if is_best:
             self.best, self.best_epoch = value, epoch + 1
         self.rows.append(metrics_row(epoch, logs))
         es = self.early_stopping
@@ -85,4 +87,4 @@ class RunWriter(keras.callbacks.Callback):
         }
         es_weights = es.best_weights if es is not None and es.restore_best_weights else None
         folder = checkpoint.write(self.run_dir, self.model, state, es_weights)
-        checkpoint.publish(self.run_dir, {**state, "_dir": str(folder)}, improved)
+        checkpoint.publish(self.run_dir, {**state, "_dir": str(folder)}, is_best)

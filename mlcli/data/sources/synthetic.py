@@ -9,7 +9,7 @@ import numpy as np
 
 from mlcli.config.data import SyntheticData
 from mlcli.data.raw import RawData, split_fraction
-from mlcli.data.registry import SOURCES
+from mlcli.data.sources.registry import SOURCES
 
 
 def _images(cfg: SyntheticData, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -8,14 +8,14 @@ import numpy as np
 
 from mlcli.config.data import BuiltinData
 from mlcli.data.raw import RawData, split_fraction
-from mlcli.data.registry import SOURCES
+from mlcli.data.sources.registry import SOURCES
 
 DIGITS_CLASSES = [str(i) for i in range(10)]
 CO2_TEST_FRACTION = 0.2
 
 
 def _file(name: str):
-    return resources.files("mlcli.data") / "files" / name
+    return resources.files("mlcli.data") / "shipped" / name
 
 
 def load_digits_arrays() -> dict[str, np.ndarray]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+import keras_hub
+
 
 def known_presets() -> dict[str, list[str]]:
-    from mlcli.tfenv import import_tensorflow
-
-    import_tensorflow()
-    import keras_hub
-
     return {
         "text (TextClassifier)": sorted(keras_hub.models.TextClassifier.presets),
         "images (ImageClassifier)": sorted(keras_hub.models.ImageClassifier.presets),

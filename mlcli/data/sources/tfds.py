@@ -11,7 +11,7 @@ import socket
 
 from mlcli.config.data import TfdsData
 from mlcli.data.raw import RawData
-from mlcli.data.registry import SOURCES
+from mlcli.data.sources.registry import SOURCES
 from mlcli.errors import UserError
 
 PROBE_HOST, PROBE_PORT, PROBE_TIMEOUT_S = "storage.googleapis.com", 443, 5.0

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.config.data import ImageFolderData, TextFolderData
-from mlcli.data.files import IMAGE_SUFFIXES, Files, checked, decode_image, list_files
+from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, checked, list_files
 from mlcli.data.raw import RawData, assemble_splits, map_classes
-from mlcli.data.registry import SOURCES
+from mlcli.data.sources.registry import SOURCES
 from mlcli.errors import UserError
+from mlcli.spec.image import ImageInput
 
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 
@@ -35,7 +36,7 @@ def _class_dirs(root: Path, suffixes: set[str], at_least: int = 2) -> list[Path]
 
 def _file_lists(root: Path, files: Files, skip_corrupt: bool, at_least: int = 2):
     """Paths and labels of every readable file under `root/<class>/`, in a fixed (sorted) order."""
-    suffixes = IMAGE_SUFFIXES if files.kind == "image" else {".txt"}
+    suffixes = IMAGE_SUFFIXES if files.kind == "image" else TEXT_SUFFIXES
     classes = _class_dirs(root, suffixes, at_least)
     paths, labels = [], []
     for label, folder in enumerate(classes):
@@ -44,15 +45,8 @@ def _file_lists(root: Path, files: Files, skip_corrupt: bool, at_least: int = 2)
             raise UserError(f"{folder}: no readable files left after skipping corrupt ones")
         paths.extend(str(p) for p in good)
         labels.extend([label] * len(good))
-    x = Files(np.array(paths, dtype=object), files.kind, files.size, files.channels)
+    x = Files(np.array(paths, dtype=object), files.kind, files.image)
     return x, np.array(labels, np.int32), [c.name for c in classes]
-
-
-def read_image(path: Path | str, size: tuple[int, int], channels: int) -> np.ndarray:
-    """One image file exactly as training reads it (`files.decode_image`), for `predict`."""
-    import tensorflow as tf
-
-    return decode_image(tf.io.read_file(str(path)), tuple(size), channels).numpy()
 
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -93,7 +87,8 @@ def _load_splits(cfg, files: Files, seed: int) -> tuple[tuple, tuple, tuple, lis
 
 @SOURCES.register("image_folder")
 def load_images(cfg: ImageFolderData, seed: int) -> RawData:
-    files = Files(np.array([], dtype=object), "image", tuple(cfg.image_size), CHANNELS[cfg.color_mode])
+    image = ImageInput(size=tuple(cfg.image_size), channels=CHANNELS[cfg.color_mode])
+    files = Files(np.array([], dtype=object), "image", image)
     train, val, test, names = _load_splits(cfg, files, seed)
     return RawData("image", "classification", train, val, test, class_names=names)
 

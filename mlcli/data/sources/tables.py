@@ -8,7 +8,7 @@ import numpy as np
 
 from mlcli.config.data import CsvData, NpzData
 from mlcli.data.raw import RawData, assemble_splits, check_labels, map_classes
-from mlcli.data.registry import SOURCES
+from mlcli.data.sources.registry import SOURCES
 from mlcli.data.table import Table, column, column_types, missing_mask, parse_numeric, read_csv, typed_table
 from mlcli.errors import UserError
 
@@ -37,8 +37,9 @@ def load_csv(cfg: CsvData, seed: int) -> RawData:
                 f"{n_train} training values of {name!r} ({len(series)} in all)"
             )
         return RawData(
-            "series", "forecast", series[:n_train], series[n_train : n_train + n_val], series[n_train + n_val :]
-        )
+            "series", "forecast", series[:n_train], series[n_train : n_train + n_val], series[n_train + n_val :],
+            value_column=name,
+        )  # fmt: skip
     if not cfg.label:
         raise UserError(f"{path}: data.label must name the label column (columns: {', '.join(header)})")
     features = cfg.features or [h for h in header if h != cfg.label]

@@ -1,4 +1,4 @@
-"""What both training drivers share: data, monitors, model, compile, restore and callbacks.
+"""What both training drivers build: data, monitors, model, compile, restore and callbacks.
 
 The `fit` driver (`fit.py`) and the multi-worker loop (`custom_loop.py`) call these in the same
 order, so a run directory means the same thing whichever wrote it.
@@ -15,16 +15,16 @@ import tensorflow as tf
 
 from mlcli.config import monitors
 from mlcli.data import DataBundle, load_dataset
-from mlcli.data.spec import DataSpec
 from mlcli.errors import ConfigError, UserError
-from mlcli.runs import CONFIG_FILE, SPEC_FILE
+from mlcli.rundir import CONFIG_FILE, SPEC_FILE
+from mlcli.spec import DataSpec
 from mlcli.training import checkpoint
 from mlcli.training.callbacks.gan import CollapseWatch, SampleGrid
 from mlcli.training.callbacks.nan_guard import NanGuard
 from mlcli.training.callbacks.progress import EpochTimer, make_progress
 from mlcli.training.callbacks.resumable import ResumableEarlyStopping, ResumablePlateau
 from mlcli.training.callbacks.run_writer import RunWriter
-from mlcli.training.losses_metrics import make_loss, make_metrics
+from mlcli.training.losses import make_loss, make_metrics
 from mlcli.training.optim import make_optimizer
 
 
@@ -149,13 +149,13 @@ def make_callbacks(
             )
         )
     monitor, mode = resolved["checkpoint"]
-    writer = RunWriter(run_dir, monitor, mode, state, stateful, early_stopping=early)
+    writer = RunWriter(run_dir, monitor, mode, state, stateful, early_stopping=early, min_delta=t.checkpoint.min_delta)
     callbacks: list = [timer, guard, *stateful, writer]
     if t.tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard"), write_graph=False, profile_batch=0)
         )
-    if cfg.model.type == "gan":
+    if spec.task == "generation":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     if progress:
         callbacks.append(make_progress(quiet, cfg.data.batch_size, cfg.training.epochs))

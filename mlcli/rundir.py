@@ -1,9 +1,10 @@
-"""A run directory's lifecycle: claim it, record the run, open it again, find its checkpoints.
+"""A run directory's layout and lifecycle: claim it, lock it, record the run, its metrics.csv.
 
-Layout (DESIGN.md): config.yaml, run.json, data_spec.json, metrics.csv, summary.json,
+Layout (README, *Run directory*): config.yaml, run.json, data_spec.json, metrics.csv, summary.json,
 checkpoints/{best,last}.keras, backup/epoch-NNNNNN/ (the resume state). One process at a time
 holds a run directory, through an advisory lock that the kernel drops if the process dies.
-Imports no TensorFlow: `mlcli runs` and `validate` read run directories too.
+Imports no TensorFlow: `mlcli runs` reads run directories too (`mlcli.inference.run` opens one to
+load a checkpoint).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import platform
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -162,50 +162,31 @@ class Stopwatch:
         return time.perf_counter() - self.start
 
 
-@dataclass
-class Run:
-    """A finished (or interrupted) run opened for evaluate / predict / sample / export."""
+# ---- the resume checkpoints' record (read without TensorFlow; written by mlcli.training.checkpoint) ----
 
-    path: Path
-    cfg: Any
-    spec: Any
+BACKUP_DIR = "backup"
+STATE_FILE = "state.json"
 
 
-def open_run(run_dir: Path) -> Run:
-    from mlcli.config import load_config
-    from mlcli.data.spec import DataSpec
-
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise UserError(f"{run_dir}: not a run directory (no {CONFIG_FILE}); pass runs/<name>/<time>")
-    if not (run_dir / SPEC_FILE).is_file():
-        raise UserError(f"{run_dir}: run has no {SPEC_FILE}; it did not get far enough to train")
-    return Run(run_dir, load_config(run_dir / CONFIG_FILE), DataSpec.load(run_dir / SPEC_FILE))
+def backup_dirs(run_dir: Path) -> list[Path]:
+    """Complete epoch folders, oldest first (temp folders of a killed write are not listed)."""
+    root = Path(run_dir) / BACKUP_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("epoch-*") if p.is_dir() and (p / STATE_FILE).is_file())
 
 
-def checkpoint_path(run: Run, which: str) -> Path:
-    if which in ("best", "last"):
-        path = run.path / CHECKPOINTS / f"{which}.keras"
-        if not path.is_file() and which == "best":
-            path = run.path / CHECKPOINTS / "last.keras"
-    else:
-        path = Path(which)
-    if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint (choose --checkpoint best, last or a .keras file)")
-    return path
+def epochs_saved(run_dir: Path) -> list[int]:
+    return [int(p.name.split("-")[1]) for p in backup_dirs(run_dir)]
 
 
-def load_checkpoint(run: Run, which: str):
-    """A run's checkpoint as a keras.Model (mlcli's custom objects registered first)."""
-    import keras
-
-    import mlcli.models  # noqa: F401  (registers mlcli's layers and models for deserialisation)
-    import mlcli.training.losses_metrics  # noqa: F401  (registers custom metrics/losses)
-
-    if run.cfg.model.type == "pretrained":
-        import keras_hub  # noqa: F401  (registers the KerasHub classes the checkpoint is made of)
-    path = checkpoint_path(run, which)
-    try:
-        return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot load checkpoint: {exc}") from None
+def read_state(run_dir: Path, epoch: int | None = None) -> dict | None:
+    """The newest committed epoch's state.json (or epoch `epoch`'s), with `_dir` naming its folder."""
+    dirs = backup_dirs(run_dir)
+    if epoch is not None:
+        dirs = [d for d in dirs if int(d.name.split("-")[1]) == epoch]
+    if not dirs:
+        return None
+    state = json.loads((dirs[-1] / STATE_FILE).read_text())
+    state["_dir"] = str(dirs[-1])
+    return state

@@ -1,0 +1,1 @@
+"""One module per command; `mlcli.cli` parses and calls them."""

@@ -1,0 +1,190 @@
+"""What `predict` (and the server) read: files, folders and globs, as the run's training read its data.
+
+Each input kind has one reader. A `.txt` file is one document, read exactly as a text folder is read
+in training (`--lines` makes each line an example); an image file is decoded and resized with the
+run's own resize; a CSV gives table rows by column name, the text column of a text run, or a series'
+last window; an `.npz` gives its `x` array. A path that does not exist, is empty, or holds nothing
+of the run's kind is exit 2 naming it; nothing is ever read as the text of its own path.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, checked, read_text_file
+from mlcli.data.table import column, model_batch, predict_rows, read_csv
+from mlcli.errors import UserError
+from mlcli.spec import DataSpec
+
+BATCH = 64
+
+
+@dataclass
+class Examples:
+    """Canonical examples in batches (by serving input name), a name for each, and for CSV inputs
+    the file's other columns (ids, the label) to write next to the predictions."""
+
+    batches: Any  # an iterable of {input name: array}
+    names: list[str]
+    passthrough: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
+    """Files, folders (every matching file below, sorted) and globs → files; anything else is exit 2."""
+    found: list[Path] = []
+    for text in inputs:
+        path = Path(text)
+        if any(ch in text for ch in "*?[") and not path.exists():
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            files = [p for p in matches if p.is_file() and p.suffix.lower() in suffixes]
+            if not files:
+                raise UserError(f"{text}: no {'/'.join(sorted(suffixes))} files match")
+            found += files
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            if not files:
+                raise UserError(f"{path}: no {'/'.join(sorted(suffixes))} files in this folder")
+            found += files
+        elif path.is_file():
+            if path.suffix.lower() not in suffixes:
+                raise UserError(f"{path}: not a {'/'.join(sorted(suffixes))} file, which is what this run reads")
+            found.append(path)
+        else:
+            raise UserError(f"{path}: no such file or folder")
+    return found
+
+
+def _batched(arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    n = len(next(iter(arrays.values())))
+    return [{k: v[i : i + BATCH] for k, v in arrays.items()} for i in range(0, n, BATCH)]
+
+
+def _dataset_batches(files: Files, name: str):
+    """Files decoded by the training pipeline's own decoder, in batches."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(files.paths.astype(str)).map(files.decode, num_parallel_calls=4)
+    for x in ds.batch(BATCH).prefetch(2):
+        yield {name: x.numpy()}
+
+
+def _npz(path: Path, spec: DataSpec) -> Examples:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            x = npz["x"] if "x" in npz.files else npz[npz.files[0]]
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise UserError(f"{path}: cannot read as .npz: {exc}") from None
+    if len(spec.input_shape) == 3 and x.ndim == 3:
+        x = x[..., None]
+    if x.ndim < 1 or len(x) == 0:
+        raise UserError(f"{path}: the array 'x' holds no examples")
+    want = tuple(spec.input_shape) if spec.kind != "series" else (spec.input.window,)
+    if spec.kind != "image" and tuple(x.shape[1:]) != want:
+        raise UserError(f"{path}: 'x' has examples of shape {tuple(x.shape[1:])}; this run reads {want}")
+    if spec.kind == "image" and x.shape[-1] != spec.input.channels:
+        raise UserError(f"{path}: images with {x.shape[-1]} channels; this run reads {spec.input.channels}")
+    dtype = "float32" if spec.input.dtype in ("float32", "string") else spec.input.dtype
+    return Examples(_batched({spec.input.input_name: x.astype(dtype)}), [f"{path}:{i}" for i in range(len(x))])
+
+
+def images(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
+    if len(inputs) == 1 and inputs[0].endswith(".npz"):
+        return _npz(_existing(inputs[0]), spec)
+    image = getattr(spec.input, "image", None) or spec.input
+    paths = checked(expand(inputs, IMAGE_SUFFIXES), "image", skip_corrupt=False)
+    files = Files(np.array([str(p) for p in paths], dtype=object), "image", image)
+    return Examples(_dataset_batches(files, spec.input.input_name), [str(p) for p in paths])
+
+
+def texts(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
+    """Each `.txt` one document (or each line with `--lines`); a CSV's text column."""
+    name = spec.input.input_name
+    if len(inputs) == 1 and inputs[0].lower().endswith(".csv"):
+        path = _existing(inputs[0])
+        header, columns = read_csv(path)
+        wanted = spec.input.column or "text"
+        values = np.array(column(header, columns, wanted, path), dtype=str)
+        passthrough = {h: np.asarray(columns[i], dtype=object) for i, h in enumerate(header) if h != wanted}
+        return Examples(_batched({name: values}), [f"{path}:{i + 2}" for i in range(len(values))], passthrough)
+    paths = expand(inputs, TEXT_SUFFIXES)
+    documents, names = [], []
+    for path in paths:
+        text = read_text_file(path)
+        if lines:
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    documents.append(line)
+                    names.append(f"{path}:{n}")
+        else:
+            documents.append(text)
+            names.append(str(path))
+    if not documents:
+        raise UserError(f"{', '.join(inputs)}: no text to predict on")
+    return Examples(_batched({name: np.array(documents, dtype=str)}), names)
+
+
+def strings(values: list[str], spec: DataSpec) -> Examples:
+    """`--text STRING`: strings typed on the command line."""
+    return Examples(_batched({spec.input.input_name: np.array(values, dtype=str)}), list(values))
+
+
+def tables(inputs: list[str], spec: DataSpec, lines: bool = False, label: str | None = None) -> Examples:
+    if len(inputs) != 1 or not inputs[0].lower().endswith(".csv"):
+        raise UserError(f"{' '.join(inputs)}: this run reads table rows; pass one .csv file")
+    path = _existing(inputs[0])
+    table, passthrough = predict_rows(path, spec.input, label)
+    return Examples(_batched(model_batch(table)), [f"{path}:{i + 2}" for i in range(len(table))], passthrough)
+
+
+def series(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
+    """A CSV's value column (or an .npz of windows): the forecast after its last window."""
+    if len(inputs) == 1 and inputs[0].endswith(".npz"):
+        return _npz(_existing(inputs[0]), spec)
+    windows, names = [], []
+    for text in inputs:
+        path = _existing(text)
+        header, columns = read_csv(path)
+        name = spec.input.column or header[-1]
+        try:
+            values = np.array(column(header, columns, name, path), dtype=np.float64)
+        except ValueError:
+            raise UserError(f"{path}: column {name!r} must hold numbers") from None
+        window = spec.input.window
+        if len(values) < window:
+            raise UserError(f"{path}: need at least {window} values of {name!r} to forecast, got {len(values)}")
+        windows.append(values[-window:].astype(np.float32))
+        names.append(f"{path} (after its last {window} values)")
+    return Examples(_batched({spec.input.input_name: np.stack(windows)}), names)
+
+
+def arrays(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
+    if len(inputs) != 1 or not inputs[0].endswith(".npz"):
+        raise UserError(f"{' '.join(inputs)}: this run reads arrays; pass one .npz file with an array 'x'")
+    return _npz(_existing(inputs[0]), spec)
+
+
+def _existing(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    return path
+
+
+READERS: dict[str, Callable[..., Examples]] = {
+    "image": images, "text": texts, "table": tables, "series": series, "tokens": arrays, "features": arrays,
+}  # fmt: skip
+
+
+def read(inputs: list[str], spec: DataSpec, *, lines: bool = False, label: str | None = None) -> Examples:
+    """The examples of `inputs` for a run whose data is `spec` (its kind picks the reader)."""
+    kind = spec.input.modality if spec.kind == "pretrained" else spec.kind
+    reader = READERS[kind]
+    if reader is tables:
+        return tables(inputs, spec, lines, label)
+    return reader(inputs, spec, lines)
