@@ -255,3 +255,25 @@ def test_deterministic_runs_give_identical_metrics(tmp_path: Path):
         outputs.append((run / "metrics.csv").read_text())
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == 3
+
+
+def test_a_run_written_before_typed_specs_still_loads_and_a_future_one_is_exit_2(trained_cnn: Path, tmp_path: Path):
+    """data_spec.json as mlcli wrote it before typed states (format 1) is converted on load; a format this
+    version cannot read is exit 2 naming the version that wrote it."""
+    import shutil
+
+    spec = json.loads((trained_cnn / "data_spec.json").read_text())
+    old = tmp_path / "old"
+    shutil.copytree(trained_cnn, old)
+    (old / "data_spec.json").write_text(json.dumps({
+        "task": "classification", "kind": "image", "input_shape": [8, 8, 1], "class_names": spec["class_names"],
+        "output_dim": 1, "vocab_size": None, "num_train": spec["num_train"], "num_val": spec["num_val"],
+        "num_test": spec["num_test"], "state": {"scale": spec["input"]["scale"], "offset": 0.0},
+    }))  # fmt: skip
+    now, then = (json.loads(cli("evaluate", d, "--json").output) for d in (trained_cnn, old))
+    assert then["accuracy"] == now["accuracy"] and then["samples"] == now["samples"] == 360
+    future = tmp_path / "future"
+    shutil.copytree(trained_cnn, future)
+    (future / "data_spec.json").write_text(json.dumps({**spec, "format": 99, "mlcli_version": "9.9", "input": {}}))
+    result = cli("evaluate", future)
+    assert result.exit_code == 2 and "written by mlcli 9.9 in format 99" in result.output

@@ -132,7 +132,7 @@ def _write(fmt: str, serving: Serving, tmp: Path) -> Path:
 def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
     """What a serving process needs besides the file: input names (and the columns they read),
     the output's name and the class names in output order."""
-    columns = spec.input.column_names() if spec.kind == "table" else {}
+    columns = spec.input.column_names()
     if serving.hub_task:  # raw strings or images, which the task's own preprocessor reads in `predict`
         text = spec.input.modality == "text"
         inputs = [{"name": serving.inputs[0], "dtype": "string" if text else "float32",
@@ -143,8 +143,8 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
         inputs = [{"name": n, "dtype": str(by_name[n].dtype), "shape": list(by_name[n].shape[1:]),
                    **({"column": columns[n]} if n in columns else {})} for n in serving.inputs]  # fmt: skip
         usage = {}
-    if spec.kind == "image" or getattr(spec.input, "image", None) is not None:
-        image = getattr(spec.input, "image", None) or spec.input
+    image = spec.input.images
+    if image is not None:
         usage["images"] = (
             f"0-255 pixels, {image.channels} channel(s); "
             + ("any size: resized inside the model to " if fmt != "tflite" else "at the model's size ")
@@ -168,22 +168,12 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
     out = Path(out) if out else Path(run_dir) / "export" / FORMATS[fmt]
     if out.exists():
         raise UserError(f"{out} already exists; remove it or choose another --out")
-    text = spec.kind == "text" or getattr(spec.input, "modality", None) == "text"
-    if spec.kind == "pretrained" and text and fmt == "tflite":
-        raise UserError(
-            "--format tflite: a KerasHub tokenizer cannot travel in a .tflite; export keras or saved_model "
-            "(raw strings in)"
-        )
     lite = fmt == "tflite"
+    if lite and spec.input.tflite_problem():
+        raise UserError(f"--format tflite: {spec.input.tflite_problem()}")
     serving = serving_model(model, spec, strings=not lite, any_size=not lite, fmt=fmt)
-    strings = [t.name for t in serving.model.inputs if t.dtype == "string"] if not serving.hub_task else []
-    if lite and strings:
-        raise UserError(
-            f"--format tflite: TFLite has no string lookups without Flex ops, and this model reads the string "
-            f"column(s) {', '.join(strings)}; export keras or saved_model instead"
-        )
     batch = _as_inputs(sample_batch(run, model), serving)
-    tokens_only = lite and spec.kind == "text"
+    tokens_only = lite and spec.input.tokenizer() is not None
     if tokens_only:
         batch = {"tokens": np.asarray(spec.input.preprocess(tf.constant(batch[spec.input.input_name])))}
     # the checkpoint wrapped with its preprocessing; a KerasHub task export is a rebuilt model, checked against it
@@ -203,14 +193,7 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
         info = _side_file(fmt, serving, spec)
         if tokens_only:  # what a client needs to turn text into the token ids this file takes
             vocab = out.with_suffix(".vocab.txt")
-            settings = spec.input.settings
-            info["tokenizer"] = {
-                "keras_layer": "TextVectorization",
-                "vocabulary_file": vocab.name,
-                "output_sequence_length": settings.sequence_length,
-                "split": settings.split,
-                "standardize": settings.standardize,
-            }
+            info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary_file": vocab.name}
         atomic_write_text(side, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
         shutil.move(str(written), out)
     if tokens_only:

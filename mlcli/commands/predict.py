@@ -39,8 +39,8 @@ def predict_command(
     if not texts and not inputs:
         raise UserError("nothing to predict on: pass files, folders or globs (or --text STRING for a text run)")
     if texts:
-        if spec.input.dtype != "string" and spec.kind != "text":
-            raise UserError(f"--text: this run reads {spec.kind} inputs, not text")
+        if spec.input.reads != "text":
+            raise UserError(f"--text: this run reads {spec.input.reads} inputs, not text")
         examples = readers.strings(texts, spec)
     else:
         examples = readers.read(inputs, spec, lines=lines, label=getattr(run.cfg.data, "label", None))

@@ -131,10 +131,9 @@ def _cache(ds, mode: str):
 def with_spec_files(split: Any, spec: DataSpec) -> Any:
     """A split whose image files are resized the way the run's spec says (its size, its antialiasing)."""
     files = _files(split)
-    if files is None or files.kind != "image":
+    if files is None or spec.input.images is None:
         return split
-    image = getattr(spec.input, "image", None) or spec.input
-    return (files.resized_by(image), split[1])
+    return (files.resized_by(spec.input.images), split[1])
 
 
 def canonical(split: Any, spec: DataSpec, cache: str = "none"):
@@ -204,7 +203,7 @@ class TrainData:
             self.base = canonical(split, spec, cache)
         self.spec, self.batch_size, self.seed = spec, batch_size, seed
         self.shuffle_buffer, self.drop_remainder = shuffle_buffer, drop_remainder
-        self.augment = augmenter(augment) if spec.kind == "image" else []
+        self.augment = augmenter(augment) if spec.input.reads == "image" else []
         self.size = int(self.base.cardinality())
         whole = self.size // batch_size
         self.steps_per_epoch = whole if drop_remainder else -(-self.size // batch_size)

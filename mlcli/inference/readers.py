@@ -84,21 +84,20 @@ def _npz(path: Path, spec: DataSpec) -> Examples:
         x = x[..., None]
     if x.ndim < 1 or len(x) == 0:
         raise UserError(f"{path}: the array 'x' holds no examples")
-    want = tuple(spec.input_shape) if spec.kind != "series" else (spec.input.window,)
-    if spec.kind != "image" and tuple(x.shape[1:]) != want:
-        raise UserError(f"{path}: 'x' has examples of shape {tuple(x.shape[1:])}; this run reads {want}")
-    if spec.kind == "image" and x.shape[-1] != spec.input.channels:
-        raise UserError(f"{path}: images with {x.shape[-1]} channels; this run reads {spec.input.channels}")
-    dtype = "float32" if spec.input.dtype in ("float32", "string") else spec.input.dtype
+    raw = next(iter(spec.input.serving_inputs().values()))
+    want = tuple(raw.shape[1:])
+    if len(want) != x.ndim - 1 or any(w is not None and w != got for w, got in zip(want, x.shape[1:])):
+        shown = tuple("any" if w is None else w for w in want)
+        raise UserError(f"{path}: 'x' has examples of shape {tuple(x.shape[1:])}; this run reads {shown}")
+    dtype = "float32" if raw.dtype in ("float32", "string") else raw.dtype
     return Examples(_batched({spec.input.input_name: x.astype(dtype)}), [f"{path}:{i}" for i in range(len(x))])
 
 
 def images(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
     if len(inputs) == 1 and inputs[0].endswith(".npz"):
         return _npz(_existing(inputs[0]), spec)
-    image = getattr(spec.input, "image", None) or spec.input
     paths = checked(expand(inputs, IMAGE_SUFFIXES), "image", skip_corrupt=False)
-    files = Files(np.array([str(p) for p in paths], dtype=object), "image", image)
+    files = Files(np.array([str(p) for p in paths], dtype=object), "image", spec.input.images)
     return Examples(_dataset_batches(files, spec.input.input_name), [str(p) for p in paths])
 
 
@@ -177,14 +176,13 @@ def _existing(text: str) -> Path:
 
 
 READERS: dict[str, Callable[..., Examples]] = {
-    "image": images, "text": texts, "table": tables, "series": series, "tokens": arrays, "features": arrays,
+    "image": images, "text": texts, "table": tables, "series": series, "array": arrays,
 }  # fmt: skip
 
 
 def read(inputs: list[str], spec: DataSpec, *, lines: bool = False, label: str | None = None) -> Examples:
     """The examples of `inputs` for a run whose data is `spec` (its kind picks the reader)."""
-    kind = spec.input.modality if spec.kind == "pretrained" else spec.kind
-    reader = READERS[kind]
+    reader = READERS[spec.input.reads]
     if reader is tables:
         return tables(inputs, spec, lines, label)
     return reader(inputs, spec, lines)

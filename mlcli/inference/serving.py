@@ -65,13 +65,13 @@ def serving_model(model, spec: DataSpec, *, strings: bool = True, any_size: bool
     """
     if spec.task == "generation":
         return _generator(model)
-    if fmt == "keras" and spec.input.kind == "pretrained":
+    if fmt == "keras" and spec.input.wraps_hub_preprocessor:
         task = standalone_task(model, spec.input.preprocess_layer())
         return Serving(task, [spec.input.input_name], spec.output_name, hub_task=True)
     raw = spec.input.serving_inputs(strings=strings, any_size=any_size)
     out = spec.serve_output(model(spec.input.serving_preprocess(raw, strings=strings, any_size=any_size)))
     names = list(raw)
-    inputs = raw if len(raw) > 1 or spec.input.kind == "table" else raw[names[0]]
+    inputs = raw if len(raw) > 1 or spec.input.takes_columns else raw[names[0]]
     return Serving(keras.Model(inputs, out, name="serving"), names, spec.output_name)
 
 
@@ -80,7 +80,7 @@ def model_inputs_of(spec: DataSpec, *, strings: bool = True, any_size: bool = Tr
     raw = spec.input.serving_inputs(strings=strings, any_size=any_size)
     x = spec.input.serving_preprocess(raw, strings=strings, any_size=any_size)
     names = list(raw)
-    return keras.Model(raw if len(raw) > 1 or spec.input.kind == "table" else raw[names[0]], x)
+    return keras.Model(raw if len(raw) > 1 or spec.input.takes_columns else raw[names[0]], x)
 
 
 def _generator(gan) -> Serving:
@@ -107,15 +107,14 @@ def predict_split(serving: Serving, batches, spec: DataSpec) -> Predictions:
     """Every batch of canonical examples `(x, y)` through one compiled call of the serving model."""
     call = serving.compiled()
     outs, ys, lasts = [], [], []
-    series = spec.input.kind == "series"
     for x, y in batches:
         outs.append(np.asarray(call(_named(serving, x)), np.float32))
         ys.append(np.asarray(y))
-        if series:
-            lasts.append(np.asarray(x)[:, -1])
+        lasts.append(spec.input.last_values(x))
     if not outs:
         return Predictions(np.zeros((0, 0), np.float32), np.zeros((0,)))
-    return Predictions(np.concatenate(outs), np.concatenate(ys), np.concatenate(lasts) if series else None)
+    last = np.concatenate(lasts) if lasts[0] is not None else None
+    return Predictions(np.concatenate(outs), np.concatenate(ys), last)
 
 
 def _named(serving: Serving, x):

@@ -83,6 +83,43 @@ class InputState(State):
     def preprocess(self, x):
         return self.preprocessor()(x)
 
+    # ---- what callers ask instead of switching on the kind ------------------------------------
+    @property
+    def reads(self) -> str:
+        """What a client sends: "image", "text", "table", "series" or "array"."""
+        return "array"
+
+    @property
+    def images(self):
+        """The ImageInput that decodes and resizes this kind's image files (None: it reads no images)."""
+        return None
+
+    @property
+    def wraps_hub_preprocessor(self) -> bool:
+        """A KerasHub preset's own preprocessor reads the raw inputs (its `.keras` export is the task)."""
+        return False
+
+    @property
+    def takes_columns(self) -> bool:
+        """Whether the checkpoint takes a dict of named inputs (a table's columns)."""
+        return False
+
+    def column_names(self) -> dict[str, str]:
+        """Model input name → the CSV column it reads (tables)."""
+        return {}
+
+    def last_values(self, x):
+        """The last observed value of each example (series: the naive forecast), else None."""
+        return None
+
+    def tflite_problem(self) -> str | None:
+        """Why this kind cannot be exported to TFLite, or None."""
+        return None
+
+    def tokenizer(self) -> dict | None:
+        """For a TFLite export without string ops: how a client turns text into the ids it takes."""
+        return None
+
     # ---- the raw side -------------------------------------------------------------------------
     def serving_inputs(self, strings: bool = True, any_size: bool = True) -> dict[str, Any]:
         """The raw inputs a client sends, by name. `strings=False`: no string tensors (TFLite);

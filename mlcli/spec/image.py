@@ -27,6 +27,14 @@ class ImageInput(InputState):
     def shape(self) -> list[int]:
         return [*self.size, self.channels]
 
+    @property
+    def reads(self) -> str:
+        return "image"
+
+    @property
+    def images(self) -> ImageInput:
+        return self
+
     def resize(self, images):
         """Pixels of any size (one image or a batch, any dtype) → float32 whole values at the model size."""
         import keras

@@ -79,6 +79,23 @@ class PretrainedInput(InputState):
         return "string" if self.modality == "text" else "float32"
 
     @property
+    def reads(self) -> str:
+        return self.modality
+
+    @property
+    def images(self) -> ImageInput | None:
+        return self.image
+
+    @property
+    def wraps_hub_preprocessor(self) -> bool:
+        return True
+
+    def tflite_problem(self) -> str | None:
+        if self.modality == "text":
+            return "a KerasHub tokenizer cannot travel in a .tflite; export keras or saved_model (raw strings in)"
+        return None
+
+    @property
     def hub_task(self) -> str:
         """The KerasHub task class this input feeds."""
         return "TextClassifier" if self.modality == "text" else "ImageClassifier"

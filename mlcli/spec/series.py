@@ -27,6 +27,15 @@ class SeriesInput(InputState):
     def shape(self) -> list[int]:
         return [self.window, 1]
 
+    @property
+    def reads(self) -> str:
+        return "series"
+
+    def last_values(self, x):
+        import numpy as np
+
+        return np.asarray(x)[:, -1]
+
     def preprocessor(self):
         """Windows of raw values (batch, window) → standardised (batch, window, 1)."""
         import keras

@@ -80,6 +80,21 @@ class TableInput(InputState):
     def shape(self) -> list[int]:
         return [len(self.columns)]
 
+    @property
+    def reads(self) -> str:
+        return "table"
+
+    @property
+    def takes_columns(self) -> bool:
+        return True
+
+    def tflite_problem(self) -> str | None:
+        strings = [c.key for c in self.columns if c.type != "numeric"]
+        if strings:
+            return (f"TFLite has no string lookups without Flex ops, and this model reads the string column(s) "
+                    f"{', '.join(strings)}; export keras or saved_model instead")  # fmt: skip
+        return None
+
     def _inputs(self) -> dict:
         import keras
 

@@ -55,6 +55,18 @@ class TextInput(InputState):
     def vocabulary_size(self) -> int:
         return len(self.vocabulary)
 
+    @property
+    def reads(self) -> str:
+        return "text"
+
+    def tokenizer(self) -> dict:
+        return {
+            "keras_layer": "TextVectorization",
+            "output_sequence_length": self.settings.sequence_length,
+            "split": self.settings.split,
+            "standardize": self.settings.standardize,
+        }
+
     def preprocess_layer(self):
         return self.settings.layer(self.vocabulary, name="vectorize")
 
