@@ -1,21 +1,27 @@
-"""Durable atomic writes: a reader sees the old file or the new one, never half of either.
+"""Durable atomic writes that cannot be redirected: a reader sees the old file or the new one, never
+half of either, and nobody else can make mlcli write anywhere but the target.
 
-Write to a temp name in the same folder, fsync it, rename over the target, fsync the folder.
-Temp files get the mode a plain `open()` would (0666 & ~umask), so a team's shared `runs/`
-stays readable; a killed writer leaves only `.*.tmp*` names, which `remove_stale_temps` clears.
+Every write goes into a private temp folder created beside the target (mode 0700, so no other user can
+create, replace or plant a symlink inside it) and is reached only through that folder's open
+descriptor (`/proc/self/fd/N/...`), so renaming or replacing the folder's *name* — possible in a
+group-writable `runs/` — changes nothing. The file is fsynced, given the mode a plain `open()` would
+give it (0666 & ~umask, so a team's shared `runs/` stays readable), and renamed over the target with
+`renameat` (which never follows a symlink at the target); then the folder is fsynced. A killed writer
+leaves only `.NAME.tmp-*` folders, which `remove_stale_temps` clears.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 TEMP_MARK = ".tmp-"
+PROC_FD = Path("/proc/self/fd")
 
 
 def _umask() -> int:
@@ -33,10 +39,10 @@ def dir_mode() -> int:
     return 0o777 & ~_umask()
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (no-op where directories cannot be opened)."""
+def fsync_dir(path: Path | int) -> None:
+    """Make a rename inside `path` (a path or an open descriptor) durable; a no-op where it cannot."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = path if isinstance(path, int) else os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -44,59 +50,102 @@ def fsync_dir(path: Path) -> None:
     except OSError:
         pass
     finally:
-        os.close(fd)
+        if not isinstance(path, int):
+            os.close(fd)
 
 
-def _fsync_tree(path: Path) -> None:
+def _settle(path: Path) -> None:
+    """Umask-based modes (libraries such as mkstemp use 0600) and fsync, for a file or a whole tree. Every
+    path here is inside the private folder, where nothing can be swapped under us."""
     if path.is_dir():
-        for child in path.rglob("*"):
-            if child.is_file():
+        for folder, dirs, files in os.walk(path):
+            for name in files:
+                child = Path(folder) / name
+                os.chmod(child, file_mode())
                 with open(child, "rb+") as fh:
                     os.fsync(fh.fileno())
-        for folder in [path, *(p for p in path.rglob("*") if p.is_dir())]:
-            fsync_dir(folder)
-    elif path.is_file():
+            for name in dirs:
+                os.chmod(Path(folder) / name, dir_mode())
+            fsync_dir(Path(folder))
+        os.chmod(path, dir_mode())
+    elif path.exists():
+        os.chmod(path, file_mode())
         with open(path, "rb+") as fh:
             os.fsync(fh.fileno())
 
 
-def temp_path(path: Path, suffix: str = "") -> Path:
-    """A fresh, unused temp name beside `path` that `remove_stale_temps` recognises."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    return Path(tmp)
+class PrivateFolder:
+    """A 0700 folder beside a target, held by an open descriptor; paths inside go through /proc/self/fd."""
+
+    def __init__(self, parent_fd: int, base: str):
+        for _ in range(100):
+            self.name = f".{base}{TEMP_MARK}{secrets.token_hex(4)}"
+            try:
+                os.mkdir(self.name, 0o700, dir_fd=parent_fd)
+                break
+            except FileExistsError:
+                continue
+        self.parent_fd = parent_fd
+        self.fd = os.open(self.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+
+    def path(self, name: str) -> Path:
+        return PROC_FD / str(self.fd) / name
+
+    def close(self) -> None:
+        try:
+            shutil.rmtree(self.path("."), ignore_errors=True)
+            os.rmdir(self.name, dir_fd=self.parent_fd)  # fails harmlessly if the name was swapped
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
-    """Call `write(tmp)` (a file or a folder), make it durable, then rename it over `path`."""
+    """Call `write(tmp)` (it makes a file or a folder at `tmp`), make it durable, then rename it over `path`.
+
+    `suffix` is kept for callers; the temporary keeps the target's own name, so libraries that check a
+    file name (Keras wants `.keras`) see the right one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path, suffix or path.suffix)
+    if not PROC_FD.is_dir():  # not Linux: a private folder by name (still never a shared temp name)
+        return _atomic_write_by_name(path, write)
+    parent_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        write(tmp)
-        _fix_modes(tmp)
-        _fsync_tree(tmp)
-        if tmp.is_dir() and path.is_dir():
+        private = PrivateFolder(parent_fd, path.name)
+        try:
+            inner = private.path(path.name)
+            write(inner)
+            _settle(inner)
+            if inner.is_dir() and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)  # a directory target (a backup epoch rewritten): replace it whole
+            os.replace(path.name, path.name, src_dir_fd=private.fd, dst_dir_fd=parent_fd)
+            fsync_dir(parent_fd)
+        finally:
+            private.close()
+    finally:
+        os.close(parent_fd)
+
+
+def _atomic_write_by_name(path: Path, write: Callable[[Path], None]) -> None:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent))
+    try:
+        inner = folder / path.name
+        write(inner)
+        _settle(inner)
+        if inner.is_dir() and path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        os.replace(tmp, path)
+        os.replace(inner, path)
         fsync_dir(path.parent)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _fix_modes(path: Path) -> None:
-    """Give written files and folders umask-based modes (libraries such as mkstemp use 0600)."""
-    if path.is_dir():
-        os.chmod(path, dir_mode())
-        for child in path.rglob("*"):
-            os.chmod(child, dir_mode() if child.is_dir() else file_mode())
-    elif path.exists():
-        os.chmod(path, file_mode())
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(Path(path), lambda p: p.write_bytes(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -112,14 +161,14 @@ def atomic_copy(source: Path, target: Path) -> None:
 
 
 def remove_stale_temps(root: Path) -> list[Path]:
-    """Delete temp files and folders a killed writer left anywhere below `root`; returns them."""
+    """Delete temp folders (and files, from earlier versions) a killed writer left below `root`."""
     root = Path(root)
     if not root.is_dir():
         return []
     stale = [p for p in root.rglob(f".*{TEMP_MARK}*") if p.name.startswith(".")]
     for path in sorted(stale, key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+        if path.is_symlink() or not path.is_dir():
             path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
     return stale

@@ -23,10 +23,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MetricContext:
-    """What a Keras metric needs to know about the data it watches."""
+    """What a Keras metric needs to know about the data it watches. `target` (mean, std, log) is how
+    value targets were scaled for training: value metrics undo it, so they are in the data's units."""
 
     num_classes: int = 0
     top_k: int = 5
+    target: tuple[float, float, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,44 @@ def _macro_class():
 def register_keras_objects() -> None:
     """Register mlcli's Keras metric classes, so a checkpoint's compile state loads (`compile=True`)."""
     _macro_class()
+    _units_class()
+    _auc_class()
+
+
+@functools.cache
+def _auc_class():
+    """ROC or precision-recall AUC for sparse labels and logits: one binary logit directly, several
+    classes one-vs-rest (macro) through softmax and Keras' multi-label AUC."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mlcli")
+    class SparseAUC(keras.metrics.Metric):
+        def __init__(self, num_classes: int, curve: str = "ROC", name: str | None = None, **kwargs):
+            super().__init__(name=name or ("auc" if curve == "ROC" else "pr_auc"), **kwargs)
+            self.num_classes, self.curve = num_classes, curve
+            binary = num_classes == 2
+            labels = None if binary else num_classes
+            self.inner = keras.metrics.AUC(curve=curve, num_thresholds=400, from_logits=binary,
+                                           multi_label=not binary, num_labels=labels)  # fmt: skip
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            if self.num_classes == 2 and ops.shape(y_pred)[-1] == 1:
+                self.inner.update_state(ops.expand_dims(y, -1), y_pred)
+            else:
+                self.inner.update_state(ops.one_hot(y, self.num_classes), ops.softmax(y_pred, axis=-1))
+
+        def result(self):
+            return self.inner.result()
+
+        def reset_state(self):
+            self.inner.reset_state()
+
+        def get_config(self):
+            return {**super().get_config(), "num_classes": self.num_classes, "curve": self.curve}
+
+    return SparseAUC
 
 
 def _accuracy(ctx: MetricContext):
@@ -118,10 +158,52 @@ def _macro(kind: str) -> Callable[[MetricContext], Any]:
     return lambda ctx: _macro_class()(ctx.num_classes, kind)
 
 
+@functools.cache
+def _units_class():
+    """MAE, MSE and RMSE of targets and predictions taken back to the data's units (the model trains on
+    standardised, maybe log1p'd, targets; the numbers a user reads should be prices, not z-scores)."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mlcli")
+    class InDataUnits(keras.metrics.Metric):
+        def __init__(self, kind: str, mean: float = 0.0, std: float = 1.0, log: bool = False, **kwargs):
+            super().__init__(name=kwargs.pop("name", kind), **kwargs)
+            self.kind, self.mean, self.std, self.log = kind, mean, std, log
+            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+            self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+        def _units(self, v):
+            v = ops.cast(v, "float32") * self.std + self.mean
+            return ops.expm1(v) if self.log else v
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            err = self._units(ops.reshape(y_pred, ops.shape(y_true))) - self._units(y_true)
+            part = ops.abs(err) if self.kind == "mae" else ops.square(err)
+            self.total.assign_add(ops.sum(part))
+            self.count.assign_add(ops.cast(ops.size(part), "float32"))
+
+        def result(self):
+            mean = self.total / ops.maximum(self.count, 1.0)
+            return ops.sqrt(mean) if self.kind == "rmse" else mean
+
+        def reset_state(self):
+            self.total.assign(0.0)
+            self.count.assign(0.0)
+
+        def get_config(self):
+            return {**super().get_config(), "kind": self.kind, "mean": self.mean, "std": self.std, "log": self.log}
+
+    return InDataUnits
+
+
 def _keras_metric(cls: str) -> Callable[[MetricContext], Any]:
     def build(ctx: MetricContext):
         import keras
 
+        if ctx.target is not None:
+            mean, std, log = ctx.target
+            return _units_class()(NAMES_BY_KERAS[cls], mean, std, log)
         return getattr(keras.metrics, cls)(name=NAMES_BY_KERAS[cls])
 
     return build
@@ -161,6 +243,45 @@ def _score_macro(index: int) -> Callable[[Scored], float]:
     return lambda s: float(per_class(confusion(s.y, s.out))[index].mean())
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based), ties sharing theirs: the Mann-Whitney statistic needs them."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]
+
+
+def roc_auc_one(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC of one class against the rest (None when the split has only one of the two)."""
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    return float((_ranks(score)[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision_one(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the precision-recall curve as average precision (scikit-learn's definition)."""
+    if not positive.any():
+        return None
+    order = np.argsort(-score, kind="stable")
+    hits = positive[order]
+    distinct = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]  # the last index of each threshold
+    tp = np.cumsum(hits)[distinct]
+    precision = tp / (distinct + 1)
+    recall = tp / hits.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _macro_curve(one: Callable, s: Scored) -> float:
+    y = s.y.astype(int).reshape(-1)
+    classes = [1] if s.out.shape[1] == 2 else range(s.out.shape[1])  # binary: the positive class
+    values = [one(y == k, s.out[:, k]) for k in classes]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def _score_loss_classes(s: Scored) -> float:
     picked = s.out[np.arange(len(s.y)), s.y.astype(int).reshape(-1)]
     return float(-np.mean(np.log(np.clip(picked, 1e-12, 1))))
@@ -180,6 +301,10 @@ TABLE: dict[str, Metric] = {
         Metric("precision", "classes", "max", "macro-averaged precision", _macro("precision"), _score_macro(0)),
         Metric("recall", "classes", "max", "macro-averaged recall", _macro("recall"), _score_macro(1)),
         Metric("f1", "classes", "max", "macro-averaged F1", _macro("f1"), _score_macro(2)),
+        Metric("auc", "classes", "max", "area under the ROC curve (one-vs-rest, macro, for several classes)",
+               lambda ctx: _auc_class()(ctx.num_classes, "ROC"), lambda s: _macro_curve(roc_auc_one, s)),
+        Metric("pr_auc", "classes", "max", "area under the precision-recall curve (average precision, macro)",
+               lambda ctx: _auc_class()(ctx.num_classes, "PR"), lambda s: _macro_curve(average_precision_one, s)),
         Metric("mae", "values", "min", "mean absolute error", _keras_metric("MeanAbsoluteError"),
                lambda s: float(np.mean(np.abs(_errors(s))))),  # fmt: skip
         Metric("rmse", "values", "min", "root mean squared error", _keras_metric("RootMeanSquaredError"),

@@ -35,6 +35,8 @@ LOCK_FILE = ".lock"
 WORKERS_DIR = "workers"
 CHECKPOINTS = "checkpoints"
 
+ENVIRONMENT_RECORDED = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
+
 _held_locks: dict[Path, int] = {}
 
 
@@ -54,14 +56,37 @@ def lock_run_dir(path: Path) -> None:
     path = Path(path)
     if path.resolve() in _held_locks:
         return
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    if str(path.resolve()).startswith(("/proc/", "/sys/", "/dev/")):
+        raise UserError(f"{path}: not a place for a run directory (a system folder); choose another --run-dir")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot create the run directory ({exc.strerror or exc})") from None
+    try:  # O_NOFOLLOW: a symlink planted as .lock is refused, never followed
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot lock the run directory ({exc.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise UserError(f"{path}: another mlcli process is using this run directory") from None
     _held_locks[path.resolve()] = fd
+
+
+def held_by_a_process(run_dir: Path) -> bool:
+    """Whether an mlcli process holds the run's lock right now (the kernel drops it when one dies)."""
+    try:
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def release_run_dir(path: Path) -> None:
@@ -82,13 +107,20 @@ def claim_run_dir(path: Path, resume: bool, shared_with_workers: bool = False) -
     ignored = {LOCK_FILE} | ({WORKERS_DIR} if shared_with_workers else set())
     if path.exists() and not path.is_dir():
         raise UserError(f"{path}: exists and is not a directory; choose another --run-dir")
+
+    def taken() -> bool:
+        return path.is_dir() and any(p.name not in ignored for p in path.iterdir())
+
+    if taken():  # refused before anything is written into someone's folder (not even a .lock)
+        raise UserError(f"{path}: run directory already exists and is not empty; use --resume to continue it "
+                        "or choose another --run-dir")  # fmt: skip
+    had_lock = (path / LOCK_FILE).exists()
     lock_run_dir(path)
-    if any(p.name not in ignored for p in path.iterdir()):
+    if taken():  # another process got there between the look and the lock
         release_run_dir(path)
-        raise UserError(
-            f"{path}: run directory already exists and is not empty; use --resume to continue it "
-            "or choose another --run-dir"
-        )
+        if not had_lock:
+            (path / LOCK_FILE).unlink(missing_ok=True)
+        raise UserError(f"{path}: another run started in this directory just now; choose another --run-dir")
     return path
 
 
@@ -121,10 +153,12 @@ def start_record(run_dir: Path, seed: int, argv: list[str], device: dict, resume
         "pid": os.getpid(),
         "platform": platform.platform(),
         "device": device,
+        # numerics-relevant settings of this process (oneDNN is off for deterministic runs, see tfenv)
+        "environment": {k: os.environ.get(k) for k in ENVIRONMENT_RECORDED},
         "status": "running",
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "attempts": previous.get("attempts", [])
-        + ([{k: previous.get(k) for k in ("started", "ended", "status")}] if previous else []),
+        + ([{k: previous.get(k) for k in ("started", "ended", "status", "wall_time_s")}] if previous else []),
     }
     atomic_write_json(Path(run_dir) / RUN_FILE, record)
     return record
@@ -155,8 +189,8 @@ def write_metrics(run_dir: Path, rows: list[dict]) -> None:
 
 
 class Stopwatch:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, start: float | None = None) -> None:
+        self.start = time.perf_counter() if start is None else start
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -180,13 +214,67 @@ def epochs_saved(run_dir: Path) -> list[int]:
     return [int(p.name.split("-")[1]) for p in backup_dirs(run_dir)]
 
 
+def _damage(folder: Path) -> str | None:
+    """What is corrupt in a committed epoch folder (a disk error, a copy gone wrong), or None."""
+    import zipfile
+
+    try:
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or "epoch" not in state:
+            return f"{STATE_FILE} has no epoch"
+    except (OSError, ValueError) as exc:
+        return f"{STATE_FILE} is unreadable ({exc})"
+    for name in ("model.keras", "rng.npz"):
+        try:
+            with zipfile.ZipFile(folder / name) as archive:
+                bad = archive.testzip()
+            if bad is not None:
+                return f"{name} is corrupt (its member {bad} fails its checksum)"
+        except (OSError, zipfile.BadZipFile) as exc:
+            return f"{name} is corrupt ({exc})"
+    return None
+
+
 def read_state(run_dir: Path, epoch: int | None = None) -> dict | None:
-    """The newest committed epoch's state.json (or epoch `epoch`'s), with `_dir` naming its folder."""
+    """The newest committed epoch's state.json (or epoch `epoch`'s), with `_dir` naming its folder. A
+    corrupt newest folder falls back to the one before it (the reason two are kept), with a warning."""
     dirs = backup_dirs(run_dir)
     if epoch is not None:
         dirs = [d for d in dirs if int(d.name.split("-")[1]) == epoch]
-    if not dirs:
-        return None
-    state = json.loads((dirs[-1] / STATE_FILE).read_text())
-    state["_dir"] = str(dirs[-1])
-    return state
+    for folder in reversed(dirs):
+        problem = _damage(folder)
+        if problem is None:
+            state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+            state["_dir"] = str(folder)
+            return state
+        print(f"warning: {folder}: {problem}; resuming from the epoch before it", file=sys.stderr, flush=True)
+    return None
+
+
+# ---- outputs of other commands never land on a run's own files ---------------------------------------
+
+RESERVED = (CONFIG_FILE, RUN_FILE, SPEC_FILE, METRICS_FILE, SUMMARY_FILE, "eval.json", LOCK_FILE, CHECKPOINTS,
+            BACKUP_DIR, WORKERS_DIR, "tensorboard", "plots", "quality", "train.log")  # fmt: skip
+
+
+def check_output(
+    path: Path, *, suffixes: tuple[str, ...] | None = None, force: bool = False, folder: bool = False
+) -> Path:
+    """Refuse (exit 2) an output path that is one of a run directory's own files or folders (or inside
+    one), an existing one unless `force`, a folder where a file is written, or a name without one of
+    `suffixes`."""
+    path = Path(path)
+    resolved = path.resolve()
+    for parent in resolved.parents:
+        if (parent / CONFIG_FILE).is_file() and ((parent / RUN_FILE).is_file() or (parent / SPEC_FILE).is_file()):
+            part = resolved.relative_to(parent).parts[0]
+            if part in RESERVED:
+                raise UserError(f"{path}: that is the run's own {part}; write outputs elsewhere, e.g. {parent}/export/")
+            break
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"{path}: the name must end in {' or '.join(suffixes)}")
+    if path.is_dir() and not folder:
+        raise UserError(f"{path}: is a folder; give a file name")
+    if path.exists() and not force:
+        raise UserError(f"{path}: already exists; choose another name or pass --force")
+    return path

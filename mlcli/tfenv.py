@@ -45,16 +45,28 @@ def stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-def speed_environment() -> None:
-    """oneDNN on, unless the environment already says. TensorFlow's own default depends on the CPU; on
-    this project's AMD EPYC machines (AVX2, no AVX-512) forcing it on is what README's *Where each auto
-    comes from* measures (benchmarks/bench_autos.py). TF_ENABLE_ONEDNN_OPTS=0 opts out."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 
 
-def import_tensorflow(verbose: bool = False):
+def speed_environment(deterministic: bool = False) -> None:
+    """oneDNN on for speed, off for `training.deterministic`, unless the environment already says.
+
+    TensorFlow's own default depends on the CPU; on this project's AMD EPYC machines (AVX2, no AVX-512)
+    forcing it on is what README's *Where each auto comes from* measures (benchmarks/bench_autos.py).
+    Its kernels make a resumed run differ from an uninterrupted one in the 7th digit, so a deterministic
+    run turns it off: resumes are then byte-identical (benchmarks/bench_deterministic.py measures the
+    cost). TF_ENABLE_ONEDNN_OPTS in the environment always wins, and run.json records what was used."""
+    os.environ.setdefault(ONEDNN, "0" if deterministic else "1")
+
+
+def onednn() -> str | None:
+    """What this process runs with (recorded in run.json)."""
+    return os.environ.get(ONEDNN)
+
+
+def import_tensorflow(verbose: bool = False, deterministic: bool = False):
     """Import TensorFlow (and Keras) quietly unless `verbose`; returns the tf module."""
-    speed_environment()  # before the import: TensorFlow reads it once
+    speed_environment(deterministic)  # before the import: TensorFlow reads it once
     silence_tensorflow(verbose)
     if verbose:
         import tensorflow as tf

@@ -38,3 +38,33 @@ def cli_subprocess(*args: str, timeout: float = 300, env: dict | None = None, **
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+WORDS = "a the film movie was is very great lovely good fine awful boring bad dull".split()
+
+
+@pytest.fixture(scope="session")
+def presets(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random KerasHub presets saved with save_to_preset (no download): a BERT and a ResNet."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    root = tmp_path_factory.mktemp("presets")
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    bert = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=32,
+    )  # fmt: skip
+    bert.save_to_preset(root / "bert")
+    keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16).save_to_preset(root / "bert")
+    resnet = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 32],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        use_pre_activation=False, image_shape=(None, None, 3),
+    )  # fmt: skip
+    resnet.save_to_preset(root / "resnet")
+    converter = keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255.0)
+    keras_hub.models.ResNetImageClassifierPreprocessor(converter).save_to_preset(root / "resnet")
+    return {"bert": root / "bert", "resnet": root / "resnet"}

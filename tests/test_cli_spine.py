@@ -87,11 +87,14 @@ def test_datasets_lists_sources_and_builtins():
 
 
 def test_every_shipped_config_validates():
+    """The schema always; the data too where it ships (mlp_tabular.yaml names the user's own CSV)."""
     configs = sorted((ROOT / "configs").rglob("*.yaml"))
     assert len(configs) >= 10
     for config in configs:
-        result = cli("validate", config)
+        result = cli("validate", config, "--no-data")
         assert result.exit_code == 0, (config, result.output)
+    tabular = cli("validate", ROOT / "configs" / "mlp_tabular.yaml")
+    assert tabular.exit_code == 2 and "data.path: data/diabetes.csv: no such CSV file" in tabular.output
 
 
 def test_version():

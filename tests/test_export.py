@@ -101,7 +101,7 @@ def run(path, fmt, batch):
     side = json.load(open(path + ".json", encoding="utf-8"))
     if "tokenizer" in side:  # a TFLite text model takes token ids; the side file says how to make them
         t = side["tokenizer"]
-        vocabulary = open(path.rsplit(".", 1)[0] + ".vocab.txt", encoding="utf-8").read().split("\n")[:-1]
+        vocabulary = path.rsplit("/", 1)[0] + "/" + t["vocabulary_file"]  # the file, as Keras reads it
         layer = keras.layers.TextVectorization(vocabulary=vocabulary, standardize=t["standardize"], split=t["split"],
                                                output_sequence_length=t["output_sequence_length"])
         batch = {"tokens": np.asarray(layer(tf.constant(batch["text"])))}
@@ -166,7 +166,7 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
             assert not list(target.parent.glob(".export-*")), "temporary export folder left behind"
             jobs[f"{kind}/{fmt}"] = {"path": str(target), "format": fmt, "batch": batch}
     vocab = (tmp_path / "text_tflite" / "model.vocab.txt").read_text(encoding="utf-8").split("\n")
-    assert vocab[:2] == ["", "[UNK]"] and "映画" in vocab and "très" in vocab
+    assert vocab[0] not in ("", "[UNK]") and "映画" in vocab and "très" in vocab
     (tmp_path / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
     (tmp_path / "standalone.py").write_text(STANDALONE, encoding="utf-8")
     done = subprocess.run(
@@ -224,7 +224,7 @@ def test_text_folder_and_the_same_text_as_csv_train_the_same_model(runs, tmp_pat
 
 def test_tflite_refuses_a_table_with_string_columns(runs, tmp_path: Path):
     result = cli("export", runs["table"], "--format", "tflite", "--out", tmp_path / "t.tflite")
-    assert result.exit_code == 2 and "string column(s) city, grade, note" in result.output
+    assert result.exit_code == 2 and "string column(s) city, note" in result.output
     assert not list(tmp_path.iterdir())
 
 

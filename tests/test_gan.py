@@ -50,7 +50,10 @@ def test_sample_writes_uint8_images_with_labels(gan_run: Path, tmp_path: Path):
     cli("sample", gan_run, "--num", "12", "--out", again, "--seed", "3")
     with np.load(again) as data:
         np.testing.assert_array_equal(data["images"], images)  # same seed, same images
-    cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7")
+    before = again.read_bytes()
+    refused = cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7")
+    assert refused.exit_code == 2 and "already exists" in refused.output and again.read_bytes() == before
+    assert cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7", "--force").exit_code == 0
     with np.load(again) as data:
         assert data["labels"].tolist() == [7, 7, 7, 7]
 

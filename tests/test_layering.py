@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlcli"
-GROUND = {"__init__", "errors", "fileio", "registry", "tfenv", "metrics"}
+GROUND = {"__init__", "errors", "fileio", "registry", "tfenv", "metrics", "console"}
 # each room and the rooms it may import (its own included)
 MAY_IMPORT = {
     "ground": {"ground"},

@@ -91,10 +91,9 @@ def test_runs_table_lists_completed_failed_interrupted_and_killed_runs(tmp_path:
         for name in ("interrupted", "killed")
     }  # fmt: skip
     assert cli("train", SMOKE / "mlp.yaml", "--run-dir", root / "done", "--quiet").exit_code == 0
-    write(tmp_path / "bad.csv", "a,label\n1,x\n2,y\n3,x\n")
-    bad = write(tmp_path / "bad.yaml", f"name: bad\ndata: {{source: csv, path: {tmp_path / 'bad.csv'}, label: nope}}\n"
-                "model: {type: mlp}\n")  # fmt: skip
-    assert cli("train", bad, "--run-dir", root / "deep" / "failed", "--quiet").exit_code == 2
+    bad = write(tmp_path / "bad.yaml", "name: bad\ndata: {source: synthetic, kind: regression, shape: [6]}\n"
+                "model: {type: mlp}\noptimizer: {learning_rate: 1.0e+12}\n")  # fmt: skip
+    assert cli("train", bad, "--run-dir", root / "deep" / "failed", "--quiet").exit_code == 1  # the loss became NaN
     for name, sig in (("interrupted", signal.SIGINT), ("killed", signal.SIGKILL)):
         _until_first_epoch(root / name, procs[name])
         procs[name].send_signal(sig)

@@ -12,7 +12,7 @@ from rich.table import Table
 from mlcli.data import load_dataset
 from mlcli.errors import UserError
 from mlcli.evaluation.gan_quality import evaluate_gan
-from mlcli.evaluation.plots import confusion
+from mlcli.evaluation.plots import confusion, roc_pr_curves
 from mlcli.evaluation.scoring import score
 from mlcli.fileio import atomic_write_json
 from mlcli.inference.run import load_checkpoint, open_run
@@ -35,6 +35,19 @@ def _tables(result: dict, class_names: list[str], console: Console) -> None:
     console.print(matrix)
 
 
+def _gan_table(result: dict, split: str, console: Console) -> None:
+    """The quality score: generated images against real held-out ones, on the same classifier."""
+    table = Table(title="GAN quality (a classifier trained on the real training images)", title_justify="left")
+    for col in ("images", "mean confidence", "class coverage", "Fréchet distance"):
+        table.add_column(col, justify="right" if col != "images" else "left")
+    for key, label in (("generated", "generated"), (f"real_{split}", f"real {split} (the reference)")):
+        r = result[key]
+        table.add_row(f"{label} ({r['samples']})", f"{r['mean_confidence']:.3f}", f"{r['class_coverage']:.0%}",
+                      f"{r['frechet_distance']:.2f}")  # fmt: skip
+    console.print(table)
+    console.print("A generator close to the real images has similar confidence, full coverage and a small distance.")
+
+
 def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) -> dict:
     if split not in ("test", "val", "train"):
         raise UserError(f"--split {split!r}: choose test, val or train")
@@ -49,6 +62,9 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) 
             raise UserError(f"{run_dir}: this run's data has no {split} split ({_hint(run, split)})")
         predictions = predict_split(serving_model(model, run.spec), batches, run.spec)
         result = score(predictions.out, predictions.y, run.spec, run.cfg.training.top_k, predictions.last)
+        if run.spec.classes:
+            plots = Path(run_dir) / "plots"
+            roc_pr_curves(predictions.y, predictions.out, run.spec.class_names, plots, f"{split} split")
     result = {"split": split, "checkpoint": checkpoint, **result}
     atomic_write_json(Path(run_dir) / "eval.json", result)
     if as_json:
@@ -60,6 +76,8 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) 
         f"[bold]{run_dir}[/] {split} ({checkpoint}): "
         + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in headline.items())
     )
+    if "generated" in result:
+        _gan_table(result, split, console)
     if "per_class" in result:
         _tables(result, run.spec.class_names, console)
         confusion(np.array(result["confusion_matrix"]), run.spec.class_names, Path(run_dir) / "plots" / "confusion.png")

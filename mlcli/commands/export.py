@@ -10,8 +10,6 @@ checkpoint on a batch of real raw inputs; only a match within 1e-4 is moved into
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,10 @@ import tensorflow as tf
 
 from mlcli.data import load_dataset
 from mlcli.errors import MlcliError, UserError
-from mlcli.fileio import atomic_write_text
+from mlcli.fileio import atomic_write, atomic_write_text
 from mlcli.inference.run import Run, load_checkpoint, open_run
 from mlcli.inference.serving import Serving, serving_model
+from mlcli.rundir import check_output
 from mlcli.spec import DataSpec
 from mlcli.tfenv import stderr_silenced
 
@@ -111,22 +110,17 @@ def _archive(serving: Serving, batch_size: int | None):
     return archive
 
 
-def _write(fmt: str, serving: Serving, tmp: Path) -> Path:
+def _write(fmt: str, serving: Serving, path: Path) -> None:
+    """The export at `path` (inside the private folder of an atomic write)."""
     if fmt == "keras":
-        path = tmp / FORMATS["keras"]
         serving.model.save(path)
-        return path
-    if fmt == "saved_model":
-        saved = tmp / FORMATS["saved_model"]
-        _archive(serving, None).write_out(str(saved), verbose=False)
-        return saved
-    # a fixed batch of 1 gives the recurrent loops static shapes, so they lower to TFLite builtins
-    source = tmp / "tflite_source"
-    _archive(serving, 1).write_out(str(source), verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(source), signature_keys=["serve"])
-    path = tmp / FORMATS["tflite"]
-    path.write_bytes(converter.convert())
-    return path
+    elif fmt == "saved_model":
+        _archive(serving, None).write_out(str(path), verbose=False)
+    else:  # a fixed batch of 1 gives the recurrent loops static shapes, so they lower to TFLite builtins
+        source = path.parent / "tflite_source"
+        _archive(serving, 1).write_out(str(source), verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(source), signature_keys=["serve"])
+        path.write_bytes(converter.convert())
 
 
 def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
@@ -159,15 +153,29 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
     }
 
 
-def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -> dict:
+SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "saved_model": None}
+NOT_A_FOLDER = (".keras", ".tflite", ".h5", ".onnx", ".json")
+
+
+def _check_out(fmt: str, out: Path, force: bool) -> None:
+    """A name that the format's loader will open, never a run's own file, never replacing anything
+    without --force: the export itself, its side file, the vocabulary of a TFLite text model."""
+    if fmt == "saved_model" and out.suffix.lower() in NOT_A_FOLDER:
+        raise UserError(f"{out}: a SavedModel is a folder; give a folder name without {out.suffix}")
+    check_output(out, suffixes=SUFFIXES[fmt], force=force, folder=fmt == "saved_model")
+    check_output(out.parent / f"{out.name}.json", force=force)
+    if fmt == "tflite":
+        check_output(out.with_suffix(".vocab.txt"), force=force)
+
+
+def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, force: bool = False) -> dict:
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     run = open_run(run_dir)
     spec = run.spec
-    model = load_checkpoint(run, checkpoint)
     out = Path(out) if out else Path(run_dir) / "export" / FORMATS[fmt]
-    if out.exists():
-        raise UserError(f"{out} already exists; remove it or choose another --out")
+    _check_out(fmt, out, force)
+    model = load_checkpoint(run, checkpoint)
     lite = fmt == "tflite"
     if lite and spec.input.tflite_problem():
         raise UserError(f"--format tflite: {spec.input.tflite_problem()}")
@@ -180,25 +188,38 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str) -
     reference = serving_model(model, spec, strings=not lite, any_size=not lite) if serving.hub_task else serving
     expected = np.asarray(reference(_tensors(batch)))
     side = out.parent / f"{out.name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as tmp:
-        written = _write(fmt, serving, Path(tmp))
-        got = _reload_outputs(fmt, written, serving, batch)
+    measured: dict[str, float] = {}
+
+    def write_verified(tmp: Path) -> None:
+        """Write, reload with the format's own loader, compare; a mismatch leaves nothing behind."""
+        _write(fmt, serving, tmp)
+        got = _reload_outputs(fmt, tmp, serving, batch)
         diff = float(np.max(np.abs(got - expected) / np.maximum(1.0, np.abs(expected))))
         if got.shape != expected.shape or not diff <= TOLERANCE:
             raise ExportMismatch(
                 f"{fmt} export differs from the checkpoint by {diff:.3g} (> {TOLERANCE}) "
                 f"on {len(expected)} real inputs; nothing written"
             )
-        info = _side_file(fmt, serving, spec)
-        if tokens_only:  # what a client needs to turn text into the token ids this file takes
-            vocab = out.with_suffix(".vocab.txt")
-            info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary_file": vocab.name}
-        atomic_write_text(side, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
-        shutil.move(str(written), out)
+        measured["diff"] = diff
+
+    atomic_write(out, write_verified)
+    diff = measured["diff"]
+    info = _side_file(fmt, serving, spec)
+    if tokens_only:  # what a client needs to turn text into the token ids this file takes
+        vocab = out.with_suffix(".vocab.txt")
+        tokens = spec.input.vocabulary[2:]  # without padding and [UNK]: TextVectorization adds them back
+        info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary": tokens,
+                             "how": "keras.layers.TextVectorization(vocabulary=<vocabulary, or the file>, "
+                                    "output_sequence_length=..., split=..., standardize=...)"}  # fmt: skip
+        if not any("\n" in t or "\r" in t for t in tokens):  # one token per line, as Keras reads the file
+            info["tokenizer"]["vocabulary_file"] = vocab.name
+    atomic_write_text(side, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     if tokens_only:
-        atomic_write_text(vocab, "\n".join(spec.input.vocabulary) + "\n")
-        print(f"TFLite has no string ops without Flex: the model takes token ids; vocabulary in {vocab}")
+        where = side.name
+        if "vocabulary_file" in info["tokenizer"]:
+            atomic_write_text(vocab, "\n".join(info["tokenizer"]["vocabulary"]) + "\n")
+            where = f"{vocab} and {side.name}"
+        print(f"TFLite has no string ops without Flex: the model takes token ids; vocabulary in {where}")
     print(
         f"exported {fmt} to {out} (inputs {', '.join(serving.inputs)}; output {serving.output!r}; described in "
         f"{side.name}); reloaded and matched the checkpoint on {len(expected)} real inputs (max difference {diff:.2g})"

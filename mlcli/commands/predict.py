@@ -14,6 +14,7 @@ from mlcli.fileio import atomic_write_text
 from mlcli.inference import readers
 from mlcli.inference.run import load_checkpoint, open_run
 from mlcli.inference.serving import serving_model
+from mlcli.rundir import check_output
 
 OUT_SUFFIXES = (".csv", ".json")
 
@@ -27,9 +28,10 @@ def predict_command(
     *,
     lines: bool = False,
     texts: list[str] | None = None,
+    force: bool = False,
 ) -> list[dict]:
-    if out is not None and out.suffix.lower() not in OUT_SUFFIXES:
-        raise UserError(f"--out {out}: write predictions to a .csv or a .json file")
+    if out is not None:
+        check_output(out, suffixes=OUT_SUFFIXES, force=force)
     run = open_run(run_dir)
     spec = run.spec
     if spec.task == "generation":

@@ -6,64 +6,64 @@ TensorFlow. A run whose record says `running` but whose lock nobody holds was ki
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlcli import rundir as runs
-from mlcli.errors import UserError
+from mlcli.config.yaml_positions import load_file
+from mlcli.errors import ConfigError, UserError
 from mlcli.evaluation.plots import overlay
 from mlcli.metrics import higher_is_better
 
 
 def _read_json(path: Path) -> dict:
+    """A run's JSON file, or {} when it is missing, unreadable or not an object (a listing never aborts)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
-def _alive(run_dir: Path) -> bool:
-    """Whether an mlcli process holds the run's lock right now."""
+def _config_data(run_dir: Path) -> dict:
+    """A run's config.yaml, read with mlcli's bounded loader (an alias bomb is exit 2, not a hang)."""
     try:
-        fd = os.open(run_dir / runs.LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+        return load_file(run_dir / runs.CONFIG_FILE).data
+    except ConfigError as exc:
+        raise UserError(exc.problems[0]) from None
 
 
 def run_row(run_dir: Path) -> dict[str, Any]:
     record = _read_json(run_dir / runs.RUN_FILE)
     summary = _read_json(run_dir / runs.SUMMARY_FILE)
     status = record.get("status", "unknown")
-    if status == "running" and not _alive(run_dir):
+    if status == "running" and not runs.held_by_a_process(run_dir):
         status = "killed"
     name = summary.get("name")
     if name is None and (run_dir / runs.CONFIG_FILE).is_file():
-        name = (yaml.safe_load((run_dir / runs.CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("name")
+        try:
+            name = _config_data(run_dir).get("name")
+        except UserError:
+            name = None
     epochs = summary.get("final_epoch")
     if epochs is None:
         epochs = len(runs.read_metrics(run_dir))
+    attempts = [a for a in record.get("attempts", []) if isinstance(a, dict)]
+    wall = summary.get("wall_time_s", record.get("wall_time_s"))
+    earlier = [a.get("wall_time_s") for a in attempts if isinstance(a.get("wall_time_s"), (int, float))]
+    test = summary.get("test") if isinstance(summary.get("test"), dict) else {}
     return {
         "path": str(run_dir),
         "name": name,
-        "started": record.get("started"),
+        "started": (attempts[0].get("started") if attempts else None) or record.get("started"),  # the first attempt
         "status": status,
         "epochs": epochs,
-        "best": summary.get("best"),
-        "test": {k: v for k, v in summary.get("test", {}).items() if k != "samples"},
-        "wall_time_s": summary.get("wall_time_s", record.get("wall_time_s")),
+        "attempts": len(attempts) + 1 if record else 0,
+        "best": summary.get("best") if isinstance(summary.get("best"), dict) else None,
+        "test": {k: v for k, v in test.items() if k != "samples" and isinstance(v, (int, float))},
+        "wall_time_s": round(sum(earlier) + wall, 3) if isinstance(wall, (int, float)) else None,  # every attempt
     }
 
 
@@ -143,22 +143,29 @@ def _best_cell(best: dict | None) -> str:
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths as `--set` spells them: lists of sections by index (`model.blocks.0.padding`)."""
     if isinstance(data, dict):
         out: dict[str, Any] = {}
         for key, value in data.items():
             out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = {f"{prefix}.length": len(data)}
+        for i, value in enumerate(data):
+            out.update(_flatten(value, f"{prefix}.{i}"))
+        return out
     return {prefix: data}
 
 
-def compare_runs(run_dirs: list[Path], out: Path, as_json: bool) -> dict:
+def compare_runs(run_dirs: list[Path], out: Path, as_json: bool, force: bool = False) -> dict:
     """Config fields that differ, metrics side by side, and the curves overlaid in `out`."""
     if len(run_dirs) < 2:
         raise UserError("runs compare needs at least two run directories")
+    runs.check_output(out, suffixes=(".png",), force=force)
     for d in run_dirs:
         if not (d / runs.CONFIG_FILE).is_file():
             raise UserError(f"{d}: not a run directory (no {runs.CONFIG_FILE})")
-    configs = [_flatten(yaml.safe_load((d / runs.CONFIG_FILE).read_text(encoding="utf-8"))) for d in run_dirs]
+    configs = [_flatten(_config_data(d)) for d in run_dirs]
     keys = sorted(set().union(*configs))
     changed = {k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1}
     rows = [run_row(d) for d in run_dirs]

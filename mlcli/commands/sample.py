@@ -10,11 +10,16 @@ from mlcli.errors import UserError
 from mlcli.evaluation.plots import image_grid
 from mlcli.fileio import atomic_write
 from mlcli.inference.run import load_checkpoint, open_run
+from mlcli.rundir import check_output
 
 
 def sample_command(
-    run_dir: Path, num: int, out: Path, seed: int, png: Path | None, label: int | None, checkpoint: str
+    run_dir: Path, num: int, out: Path, seed: int, png: Path | None, label: int | None, checkpoint: str,
+    force: bool = False,
 ) -> np.ndarray:
+    check_output(out, suffixes=(".npz",), force=force)
+    if png is not None:
+        check_output(png, suffixes=(".png",), force=force)
     run = open_run(run_dir)
     if run.spec.task != "generation":
         raise UserError(f"{run_dir} is a {run.cfg.model.type} run; `mlcli sample` needs a GAN (use `mlcli predict`)")
@@ -28,8 +33,6 @@ def sample_command(
         raise UserError("--label needs a conditional GAN (model.conditional: true)")
     images = gan.generate(num, seed, labels)
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int32)}
-    if out.suffix != ".npz":
-        raise UserError(f"--out {out}: must end in .npz")
     atomic_write(out, lambda p: np.savez_compressed(p, **arrays), suffix=".npz")
     if png:
         names = run.spec.class_names or []

@@ -8,7 +8,9 @@ calls `mlcli.training.entry.train_and_evaluate`.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import yaml
 
 from mlcli import rundir
+from mlcli.commands.checked import load_checked
 from mlcli.config import load_config
 from mlcli.config.render import to_yaml
 from mlcli.errors import UserError
@@ -31,6 +34,8 @@ class TrainPlan:
     cfg: Any
     run_dir: Path
     resume: bool
+    created: bool = False  # this command made the run directory (so it may remove it again)
+    already_done: bool = False  # a finished run whose record was left `running` by a kill: now completed
 
 
 def _diff(old: object, new: object, prefix: str = "") -> list[str]:
@@ -63,28 +68,74 @@ def prepare(config: Path | None, overrides: list[str], run_dir: Path | None, res
                 f"cannot resume {target} with changed {', '.join(frozen)}; only training.* and "
                 "distribute.* may change (start a new run instead)"
             )
+        if _finish_record_only(target, cfg):
+            return TrainPlan(cfg, target, True, already_done=True)
         _refuse_finished(target, cfg)
         return TrainPlan(cfg, start_run(cfg, target, resume=True), True)
     if config is None:
         raise UserError("missing CONFIG: mlcli train CONFIG [--set key=value]")
     if Path(config).is_dir():
         raise UserError(f"{config}: is a run directory; to continue it use --resume {config}")
-    cfg = load_config(config, overrides)
-    target = Path(run_dir) if run_dir else rundir.new_run_dir(cfg.name)
+    cfg = load_checked(config, overrides)  # a missing folder or label column is exit 2 before anything is written
+    target = _worker_dir(cfg, Path(run_dir) if run_dir else rundir.new_run_dir(cfg.name))
     multi = cfg.distribute.strategy == "multi_worker"
-    return TrainPlan(cfg, start_run(cfg, _worker_dir(cfg, target), shared_with_workers=multi), False)
+    created = not target.exists()
+    return TrainPlan(cfg, start_run(cfg, target, shared_with_workers=multi), False, created)
+
+
+def nothing_trained(plan: TrainPlan) -> bool:
+    """A new single-process run with no committed epoch: there is nothing in it to keep."""
+    multi = plan.cfg.distribute.strategy == "multi_worker"
+    return not plan.resume and not multi and not rundir.epochs_saved(plan.run_dir)
+
+
+def abandon(plan: TrainPlan) -> None:
+    """Remove a new run that stopped before its first epoch (Ctrl-C at start-up, a data error), so
+    neither a stray `config.yaml` nor a `failed` directory is left, and the same --run-dir works again."""
+    rundir.release_run_dir(plan.run_dir)
+    if plan.created:
+        shutil.rmtree(plan.run_dir, ignore_errors=True)
+        parent = plan.run_dir.parent  # runs/<name>/ when this run was its first
+        if parent.name == plan.cfg.name and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+    else:  # an empty --run-dir the user made: empty again
+        for child in plan.run_dir.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 def _refuse_finished(target: Path, cfg) -> None:
-    """A completed run resumed without a larger epoch budget is exit 2, with nothing written."""
+    """A completed run resumed without a larger epoch budget is exit 2, with nothing written. A run whose
+    last epoch is committed but that was killed before its summary is resumed: it is finished, not retrained."""
     state = rundir.read_state(target) or {}
     done = int(state.get("epoch", 0))
-    if done >= cfg.training.epochs or state.get("stopped"):
+    summarised = _summary_epoch(target) >= done  # a summary of an earlier, shorter attempt does not count
+    if (done >= cfg.training.epochs or state.get("stopped")) and summarised:
         how = "stopped early" if state.get("stopped") else f"{done} of {cfg.training.epochs} epochs"
         raise UserError(
             f"{target}: already finished ({how}); nothing to resume. To train longer: "
             f"mlcli train --resume {target} --set training.epochs={done + 10}"
         )
+
+
+def _finish_record_only(target: Path, cfg) -> bool:
+    """Killed after summary.json but before run.json said completed: only the record is left to write."""
+    state = rundir.read_state(target) or {}
+    record = rundir.read_record(target)
+    done = int(state.get("epoch", 0))
+    finished = done >= cfg.training.epochs or bool(state.get("stopped"))
+    if not state or not finished or record.get("status") == "completed" or _summary_epoch(target) < done:
+        return False
+    rundir.lock_run_dir(target)
+    rundir.finish_record(target, record, "completed", note="completed by --resume after an interruption")
+    rundir.release_run_dir(target)
+    return True
+
+
+def _summary_epoch(target: Path) -> int:
+    try:
+        return int(json.loads((target / rundir.SUMMARY_FILE).read_text(encoding="utf-8")).get("final_epoch", -1))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return -1
 
 
 def _resumable_dir(target: Path) -> Path:
@@ -107,6 +158,11 @@ def _worker_dir(cfg, run_dir: Path) -> Path:
 
 
 def report(summary: dict, run_dir: Path) -> None:
+    stopped = summary.get("stopped") or {}
+    if stopped.get("reason") in ("early_stopping", "pruned"):
+        best = summary.get("best") or {}
+        kept = f"; best.keras is epoch {best['epoch']}" if best.get("epoch") else ""
+        print(f"stopped early at epoch {stopped['epoch']}: {stopped['message']}{kept}", flush=True)
     test = summary.get("test") or {}
     parts = [f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, float) and k != "loss"][:4]
     rate = summary.get("samples_per_sec")

@@ -40,11 +40,15 @@ class StrictModel(BaseModel):
     where a float is expected; YAML lists meant as tuples opt out per field (`Field(strict=False)`).
     """
 
-    model_config = ConfigDict(extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, strict=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 class Regularizer(StrictModel):
     """L1/L2 penalty on kernels, as `keras.regularizers.L1L2`."""
 
     l1: float = Field(0.0, ge=0.0, le=1.0)
+    """L1 penalty on kernels."""
     l2: float = Field(0.0, ge=0.0, le=1.0)
+    """L2 penalty on kernels (weight decay through the loss)."""

@@ -58,8 +58,14 @@ def _base_paths(doc: Located) -> list[str]:
     return bases
 
 
+MAX_CHAIN = 32  # bases of bases of ...: a real setup has two or three
+
+
 def load_composed(path: str | Path, chain: tuple[Path, ...] = ()) -> Located:
     """The config at `path` with its bases (and theirs) merged under it."""
+    if len(chain) >= MAX_CHAIN:
+        raise ConfigError([f"{chain[0]}: base: more than {MAX_CHAIN} configs deep (via {Path(path).name}); "
+                           "flatten some of the bases"])  # fmt: skip
     resolved = Path(path).resolve()
     doc = load_file(path)
     if "base" not in doc.data:

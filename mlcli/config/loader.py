@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,8 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
         problems.extend((("model", *p), m) for p, m in model.check_input(shape))
     if model.task_override == "generation" and cfg.distribute.strategy == "multi_worker":
         problems.append((("distribute", "strategy"), "multi_worker does not support GANs yet; use none or mirrored"))
+    if data.class_weight is not None and cfg.distribute.strategy == "multi_worker":
+        problems.append((("data", "class_weight"), "multi_worker training does not weigh classes yet"))
     if cfg.training.reduce_lr_on_plateau and cfg.optimizer.schedule.name != "constant":
         problems.append(
             (
@@ -154,9 +157,17 @@ def cross_checks(cfg: Config) -> list[tuple[tuple, str]]:
     return problems
 
 
+def default_name(source: str) -> str:
+    """A run name from the config file's name (`experiments/small lr.yaml` → `small_lr`)."""
+    stem = re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(source).stem).strip("._") if source else ""
+    return stem[:100] or "run"
+
+
 def validate_document(doc: Located) -> Config:
-    """Validate; top-level `x-*` keys are ignored, so YAML anchors can live there (as in Compose)."""
+    """Validate; top-level `x-*` keys are ignored, so YAML anchors can live there (as in Compose), and a
+    missing `name` is the config file's name."""
     data = {k: v for k, v in doc.data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    data.setdefault("name", default_name(doc.source))
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:

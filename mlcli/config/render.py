@@ -26,6 +26,9 @@ BUILTIN_DATASETS = [
 ]
 
 
+ORIGIN_COLUMN = 56  # `config show --origin` aligns origins here (longer lines just get two spaces)
+
+
 def to_yaml(cfg: Config) -> str:
     """The resolved config as YAML, in field order, enough to rerun the same training."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, default_flow_style=None, width=100)
@@ -40,12 +43,17 @@ def with_origins(cfg: Config, doc) -> str:
             for key, item in value.items():
                 walk(item, (*path, key))
             return
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):  # model.blocks.0.filters, as --set spells it
+                walk(item, (*path, i))
+            return
         text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
         rows.append((".".join(map(str, path)), text, doc.origin(path) or "default"))
 
     walk(cfg.model_dump(mode="json"), ())
-    width = max(len(p) + len(v) for p, v, _ in rows) + 4
-    return "".join(f"{f'{p}: {v}':<{width}}# {o}\n" for p, v, o in rows)
+    # align the origins of ordinary lines; a long value (a vocabulary, a long list) does not push every line out
+    width = min(max(len(p) + len(v) for p, v, _ in rows), ORIGIN_COLUMN) + 4
+    return "".join(f"{f'{p}: {v}':<{width - 2}}  # {o}\n" for p, v, o in rows)
 
 
 def _type_name(annotation: object) -> str:
@@ -64,26 +72,55 @@ def _type_name(annotation: object) -> str:
     return annotation.__name__ if isinstance(annotation, type) else str(annotation)
 
 
-def _default(field: object) -> str:
-    if field.is_required():
-        return "(required)"
-    value = field.get_default(call_default_factory=True)
+def _compact(value: object) -> str:
+    """A default as YAML would spell it, nested sections by the fields they set."""
     if isinstance(value, BaseModel):
-        return "{...}"
-    return repr(value)
+        set_fields = {k: v for k, v in value.model_dump(mode="json").items()
+                      if k not in ("type", "source") and v != type(value).model_fields[k].get_default(
+                          call_default_factory=True)}  # fmt: skip
+        return yaml.safe_dump(set_fields, default_flow_style=True, width=10**6).strip() if set_fields else "{}"
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...").strip()
+
+
+def _nested(annotation: object) -> type[BaseModel] | None:
+    """The config section a field holds (directly, in a list, or optional), to list its fields too."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _nested(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def registry_rows(cls: type[BaseModel], tag: str, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(field, type, default, description) for every field, nested sections expanded (`blocks[].filters`)."""
+    rows = []
+    for name, field in cls.model_fields.items():
+        if name == tag:
+            continue
+        default = "(required)" if field.is_required() else _compact(field.get_default(call_default_factory=True))
+        rows.append((prefix + name, _type_name(field.annotation), default, field.description or ""))
+        nested = _nested(field.annotation)
+        if nested is not None and prefix.count(".") < 2:
+            many = typing.get_origin(field.annotation) is list or "list[" in _type_name(field.annotation)
+            rows.extend(registry_rows(nested, tag, f"{prefix}{name}{'[]' if many else ''}."))
+    return rows
 
 
 def print_registry(title: str, registry: dict[str, type[BaseModel]], tag: str) -> None:
     console = Console()
     for name, cls in registry.items():
-        table = Table(title=f"{title}: {name}", title_justify="left", show_lines=False)
-        table.add_column("field", style="cyan")
-        table.add_column("type")
-        table.add_column("default", style="green")
-        for field_name, field in cls.model_fields.items():
-            if field_name == tag:
-                continue
-            table.add_row(field_name, _type_name(field.annotation), _default(field))
+        doc = (cls.model_fields[tag].description or "").rstrip(".")
+        table = Table(title=f"{title}: {name}" + (f" — {doc}" if doc else ""), title_justify="left")
+        table.add_column("field", style="cyan", no_wrap=True)
+        table.add_column("type", overflow="fold")
+        table.add_column("default", style="green", overflow="fold")
+        table.add_column("description", overflow="fold", ratio=1)
+        for row in registry_rows(cls, tag):
+            table.add_row(*row)
         console.print(table)
 
 

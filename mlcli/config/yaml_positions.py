@@ -7,6 +7,7 @@ duplicate keys and non-standard tags (`!!python/object`) are errors rather than 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,37 +74,86 @@ FLOAT_12 = re.compile(
 )
 
 
-class _Yaml12Floats(yaml.SafeLoader):
-    """SafeLoader reading YAML 1.2 floats; also used to parse `--set` values."""
+# YAML 1.2 integers and booleans: in YAML 1.1 `epochs: 010` is 8 (octal), `064` is 52, `1:30` is 90
+# (sexagesimal) and `on` / `yes` are true. YAML 1.2's core schema has none of these surprises.
+INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_REPLACED = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"}
 
 
-_Yaml12Floats.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
+class _Yaml12(yaml.SafeLoader):
+    """SafeLoader reading YAML 1.2 integers, floats and booleans; also used to parse `--set` values."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_yaml_int(self, node) -> int:
+        value = self.construct_scalar(node)
+        if value.startswith(("0o", "0x")):
+            return int(value[2:], 8 if value[1] == "o" else 16)
+        return int(value, 10)  # `010` is ten
+
+    def construct_yaml_bool(self, node) -> bool:
+        value = self.construct_scalar(node)
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"{value!r} is not a boolean (write true or false)")
+        return value.lower() == "true"
+
+
+_Yaml12.add_implicit_resolver("tag:yaml.org,2002:int", INT_12, list("-+0123456789"))
+_Yaml12.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789."))
+_Yaml12.add_implicit_resolver("tag:yaml.org,2002:bool", BOOL_12, list("tTfF"))
+_Yaml12.add_constructor("tag:yaml.org,2002:int", _Yaml12.construct_yaml_int)
+_Yaml12.add_constructor("tag:yaml.org,2002:bool", _Yaml12.construct_yaml_bool)
+_Yaml12Floats = _Yaml12  # the name `--set` parsing used before
 
 
 def parse_scalar(text: str) -> Any:
-    return yaml.load(text, Loader=_Yaml12Floats)
+    return yaml.load(text, Loader=_Yaml12)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 MAX_VALUES = 100_000  # a real config has hundreds; an alias bomb has billions
+MAX_DEPTH = 64  # nesting of maps and lists; a real config has under ten levels
+MAX_BYTES = int(os.environ.get("MLCLI_MAX_CONFIG_BYTES", 1 << 20))  # checked before parsing starts
 
 
-class _AnchorLoader(_Yaml12Floats):
-    """SafeLoader that remembers which node each `&anchor` named (the composer forgets)."""
+class _TooDeep(Exception):
+    pass
+
+
+class _AnchorLoader(_Yaml12):
+    """SafeLoader that remembers which node each `&anchor` named (the composer forgets), and stops
+    composing past MAX_VALUES nodes or MAX_DEPTH levels instead of running out of time or stack."""
 
     def __init__(self, stream: str):
         super().__init__(stream)
         self.anchor_names: dict[int, str] = {}
+        self.nodes = 0
+        self.depth = 0
 
     def compose_node(self, parent, index):
         anchor = None if self.check_event(yaml.AliasEvent) else getattr(self.peek_event(), "anchor", None)
-        node = super().compose_node(parent, index)
+        self.nodes += 1
+        self.depth += 1
+        try:
+            if self.nodes > MAX_VALUES:
+                raise _TooLarge
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
         if anchor:
             self.anchor_names[id(node)] = anchor
         return node
 
 
-class _TooLarge(Exception):
-    pass
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -164,10 +214,22 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError) as exc:
+            tag = node.tag.rsplit(":", 1)[-1]
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            value = node.value[:60]
+            self.problems.append(f"{self.where(node)}: {_dotted(path)}: {value!r} is not a valid {tag} ({reason})")
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
-        self.loader.flatten_mapping(node)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.problems.append(f"{self.where(node)}: {_dotted(path)}: bad `<<` merge: {problem}")
+            return {}
         out: dict = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
@@ -192,8 +254,12 @@ def _dotted(path: Path_) -> str:
 
 def load_located(text: str, source: str) -> Located:
     """Parse `text` (named `source` in messages) safely; raise ConfigError for any problem."""
-    loader = _AnchorLoader(text)
+    if len(text) > MAX_BYTES:
+        raise ConfigError([f"{source}: {len(text):,} characters, more than a config needs ({MAX_BYTES:,}); "
+                           "set MLCLI_MAX_CONFIG_BYTES to allow more"])  # fmt: skip
+    loader = None
     try:
+        loader = _AnchorLoader(text)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -203,9 +269,15 @@ def load_located(text: str, source: str) -> Located:
             problem = f"{problem} (YAML forbids tabs for indentation; use spaces)"
         raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: YAML error: {exc}"]) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError([f"{source}: YAML error: {first}"]) from None
+    except _TooLarge:
+        raise ConfigError([f"{source}: more than {MAX_VALUES:,} values; a config has hundreds"]) from None
+    except _TooDeep:
+        raise ConfigError([f"{source}: nested more than {MAX_DEPTH} levels deep; a config has a few"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ConfigError([f"{source}:1:1: the config is empty; it needs at least name, data and model"])
     builder = _Builder(source, loader)
@@ -228,7 +300,12 @@ def load_file(path: str | Path) -> Located:
     p = Path(path)
     if not p.is_file():
         raise ConfigError([f"{path}: no such config file"])
+    if str(p.resolve()).startswith(("/proc/", "/sys/", "/dev/")):
+        raise ConfigError([f"{path}: not a config file (a system file); give a .yaml file"])
     try:
+        if p.stat().st_size > MAX_BYTES:
+            raise ConfigError([f"{path}: {p.stat().st_size:,} bytes, more than a config needs ({MAX_BYTES:,}); "
+                               "set MLCLI_MAX_CONFIG_BYTES to allow more"])  # fmt: skip
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read config: {exc}"]) from None

@@ -7,16 +7,19 @@ pipelines that preprocess with that state's own layers.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mlcli.data import pipeline
-from mlcli.data.files import cache_mode
+from mlcli.data.files import Files, cache_mode, undecodable
 from mlcli.data.fit import fit_spec
 from mlcli.data.raw import RawData
 from mlcli.data.sources import SOURCES
+from mlcli.data.sources.tables import as_text
+from mlcli.errors import UserError
 from mlcli.spec import DataSpec
 
 
@@ -43,6 +46,8 @@ def load_raw(cfg: Any) -> RawData:
     """The source's raw splits; a series is cut into windows here (val and test keep every target)."""
     data = cfg.data
     raw = SOURCES.get(data.source)(data, cfg.seed)
+    if raw.kind == "table" and _one_string_column(raw) and _wants_text(cfg):
+        raw = as_text(raw)  # short texts a categorical guess would have made categories
     if raw.kind == "series":
         window, horizon = data.window, data.horizon
         train_vals, val_vals, test_vals = raw.train, raw.val, raw.test
@@ -54,11 +59,44 @@ def load_raw(cfg: Any) -> RawData:
     return raw
 
 
+def _decodable(raw: RawData, cfg: Any) -> None:
+    """Every image file decoded once by TensorFlow before training: one that PIL accepted but TensorFlow
+    cannot read is exit 2 naming it (or skipped with `skip_corrupt`), never a crash mid-epoch."""
+    for name in ("train", "val", "test"):
+        split = getattr(raw, name)
+        files = split[0] if isinstance(split, tuple) and isinstance(split[0], Files) else None
+        if files is None or files.kind != "image":
+            continue
+        bad = set(undecodable(files))
+        if not bad:
+            continue
+        if not getattr(cfg.data, "skip_corrupt", False):
+            raise UserError(f"{sorted(bad)[0]}: TensorFlow cannot decode this image"
+                            + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                            + "; fix or remove it, or set data.skip_corrupt: true")  # fmt: skip
+        for path in sorted(bad):
+            print(f"warning: skipping {path}: TensorFlow cannot decode it", file=sys.stderr)
+        keep = np.array([p not in bad for p in files.paths.astype(str)])
+        setattr(raw, name, (files[keep], split[1][keep]))
+
+
+def _one_string_column(raw: RawData) -> bool:
+    types, _ = raw.table_columns
+    return len(types) == 1 and next(iter(types.values())) in ("categorical", "text")
+
+
+def _wants_text(cfg: Any) -> bool:
+    """A family that reads text but not tables, or `preprocessing.text` in the config, means text."""
+    reads = cfg.model.reads
+    return ("text" in reads and "table" not in reads) or "text" in cfg.data.preprocessing.model_fields_set
+
+
 def load_dataset(cfg: Any, spec: DataSpec | None = None) -> DataBundle:
     """Load raw splits, fit the input state on train (unless a saved `spec` is given), build pipelines."""
     data = cfg.data
     raw = load_raw(cfg)
     if spec is None:
+        _decodable(raw, cfg)
         spec = fit_spec(raw, cfg)
     cache = cache_mode(data.cache, [raw.train, raw.val, raw.test])  # one decision for every split
     train_data = pipeline.TrainData(

@@ -8,6 +8,7 @@ text file is its whole content, a UTF-8 byte-order mark removed, nothing else ch
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from mlcli.spec.image import ImageInput
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 TEXT_SUFFIXES = {".txt"}
 AUTO_MEMORY_LIMIT = 256 << 20  # `cache: auto` keeps decoded examples in memory below 256 MiB
+TF_FORMATS = {"PNG", "JPEG", "GIF", "BMP", "MPO"}  # what tf.io.decode_image reads (MPO: a JPEG from cameras)
+MAX_IMAGE_PIXELS = int(os.environ.get("MLCLI_MAX_IMAGE_PIXELS", 100_000_000))  # a photo has tens of millions
 BOM = "\ufeff"
 
 
@@ -117,13 +120,25 @@ def unreadable(path: Path, kind: str) -> str | None:
         except UserError as exc:
             return str(exc).removeprefix(f"{path}: ")
         return None
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                fmt, (width, height) = img.format, img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    return (f"{width}x{height} = {width * height:,} pixels, above the limit of {MAX_IMAGE_PIXELS:,} "
+                            "(set MLCLI_MAX_IMAGE_PIXELS to allow more)")  # fmt: skip
+                img.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return f"a decompression bomb ({exc})"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return f"unreadable image ({exc})"
+    if fmt not in TF_FORMATS:  # TensorFlow decodes by content: a TIFF named .png fails mid-epoch
+        return f"a {fmt} file; TensorFlow decodes {', '.join(sorted(TF_FORMATS))} (convert it)"
     return None
 
 
@@ -139,3 +154,18 @@ def checked(files: list[Path], kind: str, skip_corrupt: bool) -> list[Path]:
         else:
             raise UserError(f"{path}: {problem} (or set data.skip_corrupt: true to skip such files)")
     return good
+
+
+def undecodable(files: Files) -> list[str]:
+    """The files TensorFlow itself cannot decode (a PNG whose compressed stream is corrupt passes PIL's
+    verify): every file decoded once, in parallel, by the decoder training uses."""
+    import tensorflow as tf
+
+    paths = files.paths.astype(str)
+    ds = tf.data.Dataset.from_tensor_slices((paths, np.arange(len(paths))))
+    ds = ds.map(lambda p, i: (tf.shape(files.decode(p))[0], i), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.ignore_errors()  # a failing file drops out; the survivors name the rest
+    ok = np.zeros(len(paths), bool)
+    for _, index in ds.batch(1024):
+        ok[index.numpy()] = True
+    return [str(p) for p in paths[~ok]]

@@ -14,8 +14,10 @@ import numpy as np
 from mlcli import __version__
 from mlcli.config.data import Preprocessing
 from mlcli.data.files import Files
+from mlcli.data.inspect import profile
 from mlcli.data.raw import RawData, split_arrays
 from mlcli.data.table import ONE_HOT_LIMIT, TABLE_TEXT_TOKENS, Table, input_keys, vocabulary
+from mlcli.errors import UserError
 from mlcli.spec import DataSpec, TargetScaling, TextSettings
 from mlcli.spec.features import FeaturesInput
 from mlcli.spec.image import ImageInput
@@ -153,10 +155,24 @@ FITTERS: dict[str, Callable[[RawData, Preprocessing, Any], Any]] = {
 
 
 def _target(raw: RawData, task: str, cfg: Any, state: Any) -> TargetScaling | None:
-    """Series targets share the series' statistics; other value targets are left as they are."""
+    """Series targets share the series' statistics; regression targets are standardised on the training
+    split (after log1p with `target_transform: log`), unless `standardize_targets` is off."""
     if task == "forecast":
         return TargetScaling(mean=state.mean, std=state.std)
-    return None
+    if task != "regression":
+        return None
+    prep = cfg.data.preprocessing
+    y = np.asarray(raw.train[1] if isinstance(raw.train, tuple) else [v for _, v in raw.train], np.float64)
+    log = prep.target_transform == "log"
+    if log:
+        if (y < 0).any():
+            raise UserError(f"data.preprocessing.target_transform: log needs targets ≥ 0; the training split's "
+                            f"smallest is {y.min():g}")  # fmt: skip
+        y = np.log1p(y)
+    if not prep.standardize_targets:
+        return TargetScaling(mean=0.0, std=1.0, log=log) if log else None
+    std = float(y.std())
+    return TargetScaling(mean=float(y.mean()), std=std if std > 1e-12 else 1.0, log=log)
 
 
 def fit_spec(raw: RawData, cfg: Any) -> DataSpec:
@@ -175,6 +191,7 @@ def fit_spec(raw: RawData, cfg: Any) -> DataSpec:
         num_val=count(raw.val),
         num_test=count(raw.test),
         mlcli_version=__version__,
+        profile=profile(raw, cfg),
     )
 
 

@@ -8,6 +8,8 @@ only, with seeds keyed on (epoch, step); everything ends in `prefetch(AUTOTUNE)`
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,10 +124,29 @@ def _cache(ds, mode: str):
         import shutil
         import tempfile
 
-        folder = tempfile.mkdtemp(prefix="mlcli-cache-")
+        remove_orphan_caches()
+        folder = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
         atexit.register(shutil.rmtree, folder, True)
         return ds.cache(f"{folder}/split")
     return ds
+
+
+CACHE_PREFIX = "mlcli-cache-"
+
+
+def remove_orphan_caches() -> None:
+    """`cache: disk` folders of processes that no longer exist (killed with -9, so atexit never ran)."""
+    import shutil
+    import tempfile
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{CACHE_PREFIX}*-*"):
+        try:
+            pid = int(folder.name[len(CACHE_PREFIX) :].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def with_spec_files(split: Any, spec: DataSpec) -> Any:

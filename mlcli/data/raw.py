@@ -30,6 +30,7 @@ class RawData:
     table_columns: tuple[dict, list] | None = None  # for `table`: feature types, other file columns
     text_column: str | None = None  # for `text` read from a CSV: the column's name
     value_column: str | None = None  # for `series` read from a CSV: the column's name
+    column_typing: list | None = None  # for CSVs: how each column was typed, and why (data.table.Typed)
 
 
 def split_arrays(split: Any, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcli.fileio import atomic_write
+from mlcli.metrics import average_precision_one, roc_auc_one
 
 
 def _pyplot():
@@ -107,3 +108,41 @@ def image_grid(images: np.ndarray, path: Path, columns: int = 8, titles: list[st
     fig.tight_layout(pad=0.2)
     atomic_write(path, lambda p: fig.savefig(p, dpi=80), suffix=".png")
     plt.close(fig)
+
+
+def _curve_points(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False-positive rate, true-positive rate (= recall) and precision at every distinct threshold."""
+    order = np.argsort(-score, kind="stable")
+    hits = positive[order]
+    last = np.r_[np.flatnonzero(np.diff(score[order])), len(score) - 1]
+    tp = np.cumsum(hits)[last]
+    fp = last + 1 - tp
+    return fp / max((~positive).sum(), 1), tp / max(positive.sum(), 1), tp / (last + 1)
+
+
+def roc_pr_curves(y: np.ndarray, probs: np.ndarray, class_names: list[str], folder: Path, what: str) -> None:
+    """plots/roc.png and plots/pr.png: one curve per class (one-vs-rest; the positive class when binary),
+    the first ten classes when there are more."""
+    plt = _pyplot()
+    y = y.astype(int).reshape(-1)
+    classes = [1] if probs.shape[1] == 2 else list(range(min(probs.shape[1], 10)))
+    figures = {name: plt.subplots(figsize=(4.8, 4.2)) for name in ("roc", "pr")}
+    for k in classes:
+        positive = y == k
+        if not positive.any() or positive.all():
+            continue
+        fpr, tpr, precision = _curve_points(positive, probs[:, k])
+        auc, ap = roc_auc_one(positive, probs[:, k]), average_precision_one(positive, probs[:, k])
+        figures["roc"][1].plot(np.r_[0, fpr], np.r_[0, tpr], label=f"{class_names[k]} (AUC {auc:.3f})")
+        figures["pr"][1].step(np.r_[0, tpr], np.r_[1, precision], where="post", label=f"{class_names[k]} (AP {ap:.3f})")
+    for name, (fig, ax) in figures.items():
+        if name == "roc":
+            ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+            ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {what}")
+        else:
+            ax.set(xlabel="recall", ylabel="precision", title=f"precision-recall, {what}", ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        atomic_write(Path(folder) / f"{name}.png", lambda p, fig=fig: fig.savefig(p, dpi=90), suffix=".png")
+        plt.close(fig)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, checked, read_text_file
+from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, read_text_file, unreadable
 from mlcli.data.table import column, model_batch, predict_rows, read_csv
 from mlcli.errors import UserError
 from mlcli.spec import DataSpec
@@ -66,12 +66,32 @@ def _batched(arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
 
 
 def _dataset_batches(files: Files, name: str):
-    """Files decoded by the training pipeline's own decoder, in batches."""
+    """Files decoded by the training pipeline's own decoder, in batches; a file TensorFlow cannot decode
+    (a TIFF named .png, a truncated stream) is exit 2 naming it."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(files.paths.astype(str)).map(files.decode, num_parallel_calls=4)
-    for x in ds.batch(BATCH).prefetch(2):
+    batches = iter(ds.batch(BATCH).prefetch(2))
+    for start in range(0, len(files), BATCH):
+        try:
+            x = next(batches)
+        except tf.errors.OpError:
+            for path in files.paths[start : start + BATCH]:
+                try:
+                    files.decode(tf.constant(str(path)))
+                except tf.errors.OpError as exc:
+                    first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:160]
+                    raise UserError(f"{path}: TensorFlow cannot decode this image ({first})") from None
+            raise
         yield {name: x.numpy()}
+
+
+def _joined(parts: list[Examples]) -> Examples:
+    """Several files' examples as one: batches in order, names and other columns concatenated."""
+    batches = [b for p in parts for b in p.batches]
+    columns = set.intersection(*(set(p.passthrough) for p in parts)) if parts else set()
+    passthrough = {k: np.concatenate([p.passthrough[k] for p in parts]) for k in sorted(columns)}
+    return Examples(batches, [n for p in parts for n in p.names], passthrough)
 
 
 def _npz(path: Path, spec: DataSpec) -> Examples:
@@ -90,13 +110,19 @@ def _npz(path: Path, spec: DataSpec) -> Examples:
         shown = tuple("any" if w is None else w for w in want)
         raise UserError(f"{path}: 'x' has examples of shape {tuple(x.shape[1:])}; this run reads {shown}")
     dtype = "float32" if raw.dtype in ("float32", "string") else raw.dtype
-    return Examples(_batched({spec.input.input_name: x.astype(dtype)}), [f"{path}:{i}" for i in range(len(x))])
+    return Examples(_batched({spec.input.input_name: x.astype(dtype)}), [f"{path}[{i}]" for i in range(len(x))])
 
 
 def images(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
-    if len(inputs) == 1 and inputs[0].endswith(".npz"):
-        return _npz(_existing(inputs[0]), spec)
-    paths = checked(expand(inputs, IMAGE_SUFFIXES), "image", skip_corrupt=False)
+    if lines:
+        raise UserError("--lines reads .txt files line by line; this run reads images")
+    if all(i.lower().endswith(".npz") for i in inputs):
+        return _joined([_npz(p, spec) for p in expand(inputs, {".npz"})])
+    paths = expand(inputs, IMAGE_SUFFIXES)
+    for path in paths:
+        problem = unreadable(path, "image")
+        if problem:
+            raise UserError(f"{path}: {problem}")
     files = Files(np.array([str(p) for p in paths], dtype=object), "image", spec.input.images)
     return Examples(_dataset_batches(files, spec.input.input_name), [str(p) for p in paths])
 
@@ -104,13 +130,16 @@ def images(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
 def texts(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
     """Each `.txt` one document (or each line with `--lines`); a CSV's text column."""
     name = spec.input.input_name
-    if len(inputs) == 1 and inputs[0].lower().endswith(".csv"):
-        path = _existing(inputs[0])
-        header, columns = read_csv(path)
-        wanted = spec.input.column or "text"
-        values = np.array(column(header, columns, wanted, path), dtype=str)
-        passthrough = {h: np.asarray(columns[i], dtype=object) for i, h in enumerate(header) if h != wanted}
-        return Examples(_batched({name: values}), [f"{path}:{i + 2}" for i in range(len(values))], passthrough)
+    if all(i.lower().endswith(".csv") for i in inputs) and not lines:
+        parts = []
+        for path in expand(inputs, {".csv"}):
+            header, columns = read_csv(path)
+            wanted = spec.input.column or "text"
+            values = np.array(column(header, columns, wanted, path), dtype=str)
+            passthrough = {h: np.asarray(columns[i], dtype=object) for i, h in enumerate(header) if h != wanted}
+            names = [f"{path}:{i + 2}" for i in range(len(values))]  # the line in the file (the header is 1)
+            parts.append(Examples(_batched({name: values}), names, passthrough))
+        return _joined(parts)
     paths = expand(inputs, TEXT_SUFFIXES)
     documents, names = [], []
     for path in paths:
@@ -134,20 +163,25 @@ def strings(values: list[str], spec: DataSpec) -> Examples:
 
 
 def tables(inputs: list[str], spec: DataSpec, lines: bool = False, label: str | None = None) -> Examples:
-    if len(inputs) != 1 or not inputs[0].lower().endswith(".csv"):
-        raise UserError(f"{' '.join(inputs)}: this run reads table rows; pass one .csv file")
-    path = _existing(inputs[0])
-    table, passthrough = predict_rows(path, spec.input, label)
-    return Examples(_batched(model_batch(table)), [f"{path}:{i + 2}" for i in range(len(table))], passthrough)
+    """Table rows from CSV files (folders and globs of them): columns by name, in any order."""
+    if lines:
+        raise UserError("--lines reads .txt files line by line; this run reads table rows from .csv files")
+    parts = []
+    for path in expand(inputs, {".csv"}):
+        table, passthrough = predict_rows(path, spec.input, label)
+        names = [f"{path}:{i + 2}" for i in range(len(table))]  # the line in the file (the header is 1)
+        parts.append(Examples(_batched(model_batch(table)), names, passthrough))
+    return _joined(parts)
 
 
 def series(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
     """A CSV's value column (or an .npz of windows): the forecast after its last window."""
-    if len(inputs) == 1 and inputs[0].endswith(".npz"):
-        return _npz(_existing(inputs[0]), spec)
+    if lines:
+        raise UserError("--lines reads .txt files line by line; this run reads series from .csv files")
+    if all(i.lower().endswith(".npz") for i in inputs):
+        return _joined([_npz(p, spec) for p in expand(inputs, {".npz"})])
     windows, names = [], []
-    for text in inputs:
-        path = _existing(text)
+    for path in expand(inputs, {".csv"}):
         header, columns = read_csv(path)
         name = spec.input.column or header[-1]
         try:
@@ -163,16 +197,10 @@ def series(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
 
 
 def arrays(inputs: list[str], spec: DataSpec, lines: bool = False) -> Examples:
-    if len(inputs) != 1 or not inputs[0].endswith(".npz"):
-        raise UserError(f"{' '.join(inputs)}: this run reads arrays; pass one .npz file with an array 'x'")
-    return _npz(_existing(inputs[0]), spec)
-
-
-def _existing(text: str) -> Path:
-    path = Path(text)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    return path
+    """`x` of .npz files (folders and globs of them)."""
+    if lines:
+        raise UserError("--lines reads .txt files line by line; this run reads arrays from .npz files")
+    return _joined([_npz(p, spec) for p in expand(inputs, {".npz"})])
 
 
 READERS: dict[str, Callable[..., Examples]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ def load_checkpoint(run: Run, which: str):
     if run.cfg.model.wraps_preprocessing:
         import keras_hub  # noqa: F401  (registers the KerasHub classes the checkpoint is made of)
     path = checkpoint_path(run, which)
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: not a Keras checkpoint (a .keras file is a zip archive; this one is truncated or "
+                        "corrupt); try --checkpoint last, or the backup/ folder's model.keras")  # fmt: skip
     try:
         return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot load checkpoint: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: cannot load checkpoint: {first}") from None

@@ -51,6 +51,7 @@ class DataSpec(State):
     num_val: int = 0
     num_test: int = 0
     mlcli_version: str | None = None
+    profile: dict | None = None  # what the data looked like (`mlcli inspect`): sizes, classes, column typing
 
     @property
     def kind(self) -> str:

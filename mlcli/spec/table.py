@@ -16,6 +16,11 @@ from pydantic import Field
 from mlcli.spec.base import InputState, State
 from mlcli.spec.text import TextSettings
 
+# How a missing cell is spelled in a CSV; a categorical column reads every spelling as the empty string,
+# its one "missing" category, inside the model, so clients of an export may send any of them.
+MISSING_MARKERS = ("", "na", "n/a", "nan", "null", "none", "?")
+MISSING_SPELLINGS = sorted({form for m in MISSING_MARKERS for form in (m, m.upper(), m.title())})
+
 
 class NumericColumn(State):
     type: Literal["numeric"] = "numeric"
@@ -49,6 +54,8 @@ class CategoricalColumn(State):
     def encode(self, x) -> list:
         import keras
 
+        missing = keras.layers.StringLookup(vocabulary=MISSING_SPELLINGS, name=f"{self.key}_missing")(x)
+        x = keras.ops.where(keras.ops.greater(missing, 0), "", x)  # every spelling of missing: one category
         if self.encoding == "one_hot":  # unknown values share one out-of-vocabulary slot
             name = f"{self.key}_lookup"
             return [keras.layers.StringLookup(vocabulary=self.vocabulary, output_mode="one_hot", name=name)(x)]

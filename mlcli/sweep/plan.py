@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlcli.config import load_config
 from mlcli.config.monitors import config_task, logged_names
+from mlcli.config.schema import Sweep
 from mlcli.errors import ConfigError, UserError
 from mlcli.metrics import direction
 from mlcli.sweep.space import Dimension, parse_param, parse_spec
@@ -28,8 +29,8 @@ class SweepPlan:
     name: str
     seed: int
     pruner: str = "median"
-    startup_trials: int = 2
-    warmup_epochs: int = 0
+    startup_trials: int = 5
+    warmup_epochs: int = 1
     argv: list[str] = field(default_factory=list)
 
 
@@ -67,6 +68,6 @@ def plan(config: Path, overrides: list[str], params: list[str], trials: int | No
         config=Path(config), overrides=overrides, dimensions=list(dims.values()),
         trials=trials or (section.trials if section else 10), metric=chosen, direction=how, sweep_dir=target,
         storage=storage or f"sqlite:///{target.resolve() / 'study.db'}", name=cfg.name, seed=cfg.seed,
-        pruner=section.pruner if section else "median", startup_trials=section.startup_trials if section else 2,
-        warmup_epochs=section.warmup_epochs if section else 0,
+        pruner=(section or Sweep()).pruner, startup_trials=(section or Sweep()).startup_trials,
+        warmup_epochs=(section or Sweep()).warmup_epochs,
     )  # fmt: skip

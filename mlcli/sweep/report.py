@@ -15,8 +15,9 @@ def trial_rows(study, plan) -> list[dict[str, Any]]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         params = {k: json.loads(v) if k in choices else v for k, v in t.params.items()}
+        state = "not needed" if t.user_attrs.get("not_needed") else t.state.name.lower()
         rows.append({
-            "number": t.number, "state": t.state.name.lower(), "value": t.value, "params": params,
+            "number": t.number, "state": state, "value": t.value, "params": params,
             "path": t.user_attrs.get("path"), "epochs": len(t.intermediate_values) or None,
         })  # fmt: skip
     return rows
@@ -60,6 +61,9 @@ def _plot(study, rows: list[dict], plan) -> None:
         points = [(n, v) for n, v in points if v is not None]
         if points:
             ax.scatter(*zip(*points), marker=marker, label=state)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
     ax.set_xlabel("trial")
     ax.set_ylabel(plan.metric)
     ax.set_title(f"{plan.metric} per trial ({plan.direction})")
@@ -80,6 +84,13 @@ def _plot(study, rows: list[dict], plan) -> None:
 def _last(study, number: int) -> float | None:
     values = study.trials[number].intermediate_values
     return values[max(values)] if values else None
+
+
+def short(value: Any) -> str:
+    """A parameter value to read at a glance: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 class LiveTable:
@@ -108,7 +119,7 @@ class LiveTable:
             table.add_column(col)
         for r in rows:
             value = "-" if r["value"] is None else f"{r['value']:.4g}"
-            params = [str(r["params"].get(d.path, "-")) for d in self.plan.dimensions]
+            params = [short(r["params"].get(d.path, "-")) for d in self.plan.dimensions]
             table.add_row(str(r["number"]), r["state"], value, *params, r["path"] or "-")
         return table
 
@@ -123,4 +134,5 @@ class LiveTable:
             if r["state"] != "running" and r["number"] not in self.printed:
                 self.printed.add(r["number"])
                 value = "-" if r["value"] is None else f"{r['value']:.4g}"
-                print(f"trial {r['number']}: {r['state']} {self.plan.metric} {value} {r['params']}", flush=True)
+                params = ", ".join(f"{k}={short(v)}" for k, v in r["params"].items())
+                print(f"trial {r['number']}: {r['state']} {self.plan.metric} {value} {params}", flush=True)

@@ -67,6 +67,12 @@ def parse_spec(path: str, spec: str, where: str = "--param") -> Dimension:
     if not isinstance(args, list) or not args:
         raise UserError(f"{where} {path}={spec}: cannot read the arguments {inner!r}")
     if kind == "choice":
+        try:
+            json.dumps(args)
+        except (TypeError, ValueError):
+            odd = next(a for a in args if not isinstance(a, (str, int, float, bool, list, dict, type(None))))
+            raise UserError(f"{where} {path}={spec}: {odd!r} is a {type(odd).__name__}; choices are numbers, "
+                            "strings, booleans or lists (quote it to make it a string)") from None  # fmt: skip
         return Dimension(path, kind, tuple(args))
     numeric = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
     if len(args) != 2 or not numeric or not args[0] < args[1]:

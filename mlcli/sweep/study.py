@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import keras
 import optuna
@@ -35,6 +38,18 @@ def _storage(url: str):
     return url
 
 
+def _check_storage(url: str) -> None:
+    """An SQLite file or a journal must be creatable where it is named: exit 2 at once, not after retries."""
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix):
+            path = Path(url[len(prefix):])
+            folder = path.parent if not path.is_dir() else path
+            if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise UserError(f"--storage {url}: cannot create {path} (need a writable folder for the file)")
+    if "://" not in url and not url.startswith("journal:"):
+        raise UserError(f"--storage {url!r}: give a database URL (sqlite:///FILE, postgresql://...) or journal:FILE")
+
+
 def open_study(p: SweepPlan):
     from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -44,6 +59,7 @@ def open_study(p: SweepPlan):
         if p.pruner == "median"
         else optuna.pruners.NopPruner()
     )
+    _check_storage(p.storage)
     for attempt in range(6):
         try:
             study = optuna.create_study(
@@ -51,12 +67,16 @@ def open_study(p: SweepPlan):
                 pruner=pruner,
             )  # fmt: skip
             break
-        except (OperationalError, IntegrityError):  # two processes creating one new database: one retries
+        except IntegrityError:  # two processes creating one new database: one retries
             if attempt == 5:
                 raise
             time.sleep(0.5 * (attempt + 1))
-        except ValueError as exc:  # e.g. the stored study has another direction
-            raise UserError(f"{p.storage}: {exc}") from None
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 5:
+                raise UserError(f"--storage {p.storage}: {str(exc).splitlines()[0][:200]}") from None
+            time.sleep(0.5 * (attempt + 1))
+        except (ValueError, ImportError, ModuleNotFoundError) as exc:  # another direction, an unknown dialect
+            raise UserError(f"--storage {p.storage}: {str(exc).splitlines()[0][:200]}") from None
     # seeded by the config and the trials so far, so a continued study does not replay its first
     # suggestions; helper processes (--jobs) add their pid so they do not duplicate each other
     offset = len(study.get_trials(deepcopy=False)) + (os.getpid() if os.environ.get(HELPER_ENV) else 0)
@@ -79,12 +99,29 @@ def _pruning_callback(trial, metric: str):
                 self.pruned_at = epoch + 1
                 self.model.stop_training = True
 
+        def stop_reason(self) -> dict | None:
+            if self.pruned_at is None:
+                return None
+            return {"reason": "pruned", "epoch": self.pruned_at,
+                    "message": f"Optuna's median pruner stopped the trial after epoch {self.pruned_at}"}  # fmt: skip
+
     return ReportToOptuna()
 
 
-def _objective(p: SweepPlan):
+class NotNeeded(MlcliError):
+    """The study already has its trials (finished or running elsewhere): this one never starts."""
+
+
+def _objective(p: SweepPlan, live: LiveTable):
     def objective(trial) -> float:
+        states = (optuna.trial.TrialState.RUNNING,)
+        others = [t for t in trial.study.get_trials(deepcopy=False, states=states) if t.number != trial.number]
+        if finished(trial.study) + len(others) >= p.trials:  # several processes never overshoot --trials
+            trial.set_user_attr("not_needed", True)
+            trial.study.stop()
+            raise NotNeeded(f"the study has its {p.trials} trials")
         values = {d.path: d.suggest(trial) for d in p.dimensions}
+        live.update(trial.study)  # the trial about to run shows as running, with its parameters
         overrides = [*p.overrides, *(d.override(values[d.path]) for d in p.dimensions)]
         cfg = load_config(p.config, overrides)
         run_dir = start_run(cfg, p.sweep_dir / f"trial-{trial.number:03d}")
@@ -93,8 +130,10 @@ def _objective(p: SweepPlan):
             argv = ["mlcli", "train", str(p.config), *[a for o in overrides for a in ("--set", o)]]
             pruning = _pruning_callback(trial, p.metric)
             keras.backend.clear_session()
-            with (run_dir / "train.log").open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-                train_and_evaluate(cfg, run_dir, quiet=True, argv=argv, extra_callbacks=[pruning])
+            log_fd = os.open(run_dir / "train.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            with os.fdopen(log_fd, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                train_and_evaluate(cfg, run_dir, quiet=True, argv=argv, extra_callbacks=[pruning],
+                                   started=time.perf_counter())  # fmt: skip
             rows = rundir.read_metrics(run_dir)
             scores = [float(r[p.metric]) for r in rows if r.get(p.metric) not in (None, "")]
             if pruning.pruned_at is not None:
@@ -121,12 +160,46 @@ def _helpers(p: SweepPlan, jobs: int) -> list[subprocess.Popen]:
             "--sweep-dir", str(p.sweep_dir), "--storage", p.storage, "--metric", p.metric,
             "--direction", p.direction, "--quiet", *[a for o in p.overrides for a in ("--set", o)],
             *[a for d in p.dimensions for a in ("--param", d.as_param())]]  # fmt: skip
-    return [subprocess.Popen(args, env={**os.environ, HELPER_ENV: "1"}) for _ in range(jobs - 1)]
+    return [subprocess.Popen(args, env={**os.environ, HELPER_ENV: "1"}, preexec_fn=_die_with_parent)
+            for _ in range(jobs - 1)]  # fmt: skip
+
+
+def _die_with_parent() -> None:
+    """In a helper, before it runs: the kernel sends it SIGTERM when the sweep that started it dies (even
+    by kill -9), so no helper trains on alone. Linux only (prctl); elsewhere helpers outlive a kill -9."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def fail_stale_trials(study) -> list[int]:
+    """Trials recorded as running whose process is gone (killed mid-trial) are marked failed, so neither
+    the study nor sweep.json shows them running forever; returns their numbers."""
+    stale = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        path = t.user_attrs.get("path")
+        age = (datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else 0
+        gone = not rundir.held_by_a_process(Path(path)) if path else age > STALE_WITHOUT_PATH_S
+        if gone:
+            study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+            stale.append(t.number)
+    return stale
+
+
+STALE_WITHOUT_PATH_S = 120  # a running trial that never claimed its run directory: gone after this long
 
 
 def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
-    p.sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        p.sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--sweep-dir {p.sweep_dir}: cannot create it ({exc.strerror or exc})") from None
     study = open_study(p)
+    for number in fail_stale_trials(study):
+        print(f"trial {number} was running when its process died; marked failed", file=sys.stderr)
     done = finished(study)
     if done >= p.trials:
         print(f"{p.sweep_dir}: the study already has {done} finished trials (--trials {p.trials}); nothing to run")
@@ -143,7 +216,7 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
 
     try:
         with live:
-            study.optimize(_objective(p), callbacks=[after_trial], catch=(MlcliError,))
+            study.optimize(_objective(p, live), callbacks=[after_trial], catch=(MlcliError,))
     finally:
         for proc in helpers:
             try:

@@ -121,7 +121,9 @@ def publish(run_dir: Path, state: dict, improved: bool) -> None:
         atomic_copy(folder / MODEL, checkpoints / "best.keras")
         crash_point("after_best", int(state["epoch"]))
     atomic_copy(folder / MODEL, checkpoints / "last.keras")
+    crash_point("after_last", int(state["epoch"]))
     write_metrics(run_dir, state["rows"])
+    crash_point("after_metrics", int(state["epoch"]))
 
 
 __all__ = ["BACKUP_DIR", "backup_dirs", "epochs_saved", "read_state", "write", "restore", "publish"]

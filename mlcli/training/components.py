@@ -11,17 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from mlcli.config import monitors
 from mlcli.data import DataBundle, load_dataset
+from mlcli.data.inspect import summary_lines
 from mlcli.errors import ConfigError, UserError
 from mlcli.rundir import CONFIG_FILE, SPEC_FILE
 from mlcli.spec import DataSpec
 from mlcli.training import checkpoint
 from mlcli.training.callbacks.gan import CollapseWatch, SampleGrid
 from mlcli.training.callbacks.nan_guard import NanGuard
-from mlcli.training.callbacks.progress import EpochTimer, make_progress
+from mlcli.training.callbacks.progress import EpochTimer, LearningRate, make_progress
 from mlcli.training.callbacks.resumable import ResumableEarlyStopping, ResumablePlateau
 from mlcli.training.callbacks.run_writer import RunWriter
 from mlcli.training.losses import make_loss, make_metrics
@@ -41,6 +43,8 @@ def prepare_data(cfg: Any, run_dir: Path, resume: bool) -> DataBundle:
     bundle = load_dataset(cfg, saved)
     if not spec_path.is_file():
         bundle.spec.save(spec_path)
+    if bundle.spec.profile and not resume:
+        print("\n".join(summary_lines(bundle.spec.profile)), flush=True)
     return bundle
 
 
@@ -50,6 +54,26 @@ def resolve_monitors(cfg: Any, spec: DataSpec, run_dir: Path) -> dict[str, tuple
         return monitors.resolve_all(cfg, spec.task, spec.num_val > 0)
     except monitors.MonitorError as exc:
         raise ConfigError([f"{Path(run_dir) / CONFIG_FILE}: {'.'.join(exc.path)}: {exc}"]) from None
+
+
+def class_weights(cfg: Any, bundle: DataBundle) -> dict[int, float] | None:
+    """`data.class_weight` as Keras' fit takes it (class index → weight)."""
+    setting = cfg.data.class_weight
+    if setting is None:
+        return None
+    spec = bundle.spec
+    if not spec.classes:
+        raise ConfigError([f"data.class_weight: weighs classes, but the task is {spec.task}"])
+    if setting == "balanced":
+        split = bundle.raw.train
+        y = np.asarray(split[1]) if isinstance(split, tuple) else np.array([int(v) for _, v in split])
+        counts = np.bincount(y.astype(int), minlength=spec.num_classes)
+        return {k: float(len(y) / (spec.num_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
+    unknown = sorted(set(setting) - set(spec.class_names))
+    if unknown:
+        raise ConfigError([f"data.class_weight: no class {', '.join(map(repr, unknown))}; the classes are "
+                           f"{', '.join(spec.class_names)}"])  # fmt: skip
+    return {k: float(setting.get(name, 1.0)) for k, name in enumerate(spec.class_names)}
 
 
 def steps_per_epoch(spec: DataSpec, batch_size: int) -> int:
@@ -92,13 +116,7 @@ def restore(model, state: dict | None, epochs: int, run_dir: Path) -> tuple[int,
     """Load a committed epoch into a compiled model; (epoch to start from, early-stopping weights)."""
     if not state:
         return 0, None
-    initial_epoch = int(state["epoch"])
-    if initial_epoch >= epochs or state.get("stopped"):
-        raise UserError(
-            f"{run_dir}: already finished ({initial_epoch} of {epochs} epochs"
-            + (", stopped early" if state.get("stopped") else "")
-            + f"); to train longer: --set training.epochs={initial_epoch + 10}"
-        )
+    initial_epoch = int(state["epoch"])  # a run whose last epoch is committed resumes only to finish publishing
     es_weights = checkpoint.restore(model, state)
     checkpoint.publish(run_dir, state, improved=state.get("best_epoch") == initial_epoch)
     return initial_epoch, es_weights
@@ -150,7 +168,7 @@ def make_callbacks(
         )
     monitor, mode = resolved["checkpoint"]
     writer = RunWriter(run_dir, monitor, mode, state, stateful, early_stopping=early, min_delta=t.checkpoint.min_delta)
-    callbacks: list = [timer, guard, *stateful, writer]
+    callbacks: list = [timer, LearningRate(), guard, *stateful, writer]
     if t.tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard"), write_graph=False, profile_batch=0)
@@ -158,5 +176,5 @@ def make_callbacks(
     if spec.task == "generation":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     if progress:
-        callbacks.append(make_progress(quiet, cfg.data.batch_size, cfg.training.epochs))
+        callbacks.append(make_progress(quiet, cfg.data.batch_size, cfg.training.epochs, writer))
     return callbacks, guard, writer

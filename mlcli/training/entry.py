@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from mlcli import rundir
+from mlcli import STARTED, rundir
 from mlcli.errors import TrainingFailed
 from mlcli.training import custom_loop, fit
 from mlcli.training import device as device_mod
@@ -23,11 +23,12 @@ def train_and_evaluate(
     quiet: bool = False,
     argv: list[str] | None = None,
     extra_callbacks: list | None = None,
+    started: float = STARTED,
 ) -> dict:
     """Train `cfg` into `run_dir` (resuming from its last committed epoch if asked); return summary."""
     # collectives must be configured before TensorFlow runs anything else
     strategy = multi_worker_strategy(cfg.distribute) if cfg.distribute.strategy == "multi_worker" else None
-    wall = rundir.Stopwatch()
+    wall = rundir.Stopwatch(started)  # the whole command: TensorFlow's start-up, data, training, test scoring
     run_dir = Path(run_dir)
     set_seeds(cfg.seed, cfg.training.deterministic)
     device = device_mod.resolve(cfg.training)
@@ -46,10 +47,11 @@ def train_and_evaluate(
         rundir.finish_record(run_dir, record, "interrupted", wall_time_s=round(wall.elapsed(), 3))
         raise
     except TrainingFailed as exc:
-        rundir.finish_record(run_dir, record, "failed", error=str(exc))
+        rundir.finish_record(run_dir, record, "failed", error=str(exc), wall_time_s=round(wall.elapsed(), 3))
         raise
     except BaseException as exc:
-        rundir.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}")
+        rundir.finish_record(run_dir, record, "failed", error=f"{type(exc).__name__}: {exc}",
+                             wall_time_s=round(wall.elapsed(), 3))  # fmt: skip
         raise
     rundir.finish_record(run_dir, record, "completed", wall_time_s=round(wall.elapsed(), 3))
     return summary

@@ -40,6 +40,7 @@ def train(
         for note in device.under_strategy(cfg.training):
             print(f"note: {note}", flush=True)
     steps = setup.steps_per_epoch(spec, cfg.data.batch_size)
+    weights = setup.class_weights(cfg, bundle)
     freeze = fine_tune.freeze_epochs(cfg)
     frozen = bool(freeze) and int((state or {}).get("epoch", 0)) <= freeze  # the phase the checkpoint was saved in
     with strategy.scope() if strategy else contextlib.nullcontext():
@@ -50,9 +51,11 @@ def train(
         initial_epoch, es_weights = setup.restore(model, state, cfg.training.epochs, run_dir)
     clock = Stopwatch()
     phases = [(freeze, True), (cfg.training.epochs, False)] if freeze else [(cfg.training.epochs, False)]
-    epochs_run, history = 0, None
+    epochs_run, history, callbacks = 0, None, None
+    # killed after its last epoch was committed but before summary.json: finish publishing, score, summarise
+    finishing = bool(state) and (initial_epoch >= cfg.training.epochs or bool(state.get("stopped")))
     for end, phase_frozen in phases:
-        if initial_epoch >= end:
+        if finishing or initial_epoch >= end:
             continue
         if freeze and frozen and not phase_frozen:  # the boundary: unfreeze, new optimizer, state as on resume
             state = setup.read_resume_state(run_dir, True)
@@ -68,6 +71,7 @@ def train(
             epochs=end,
             initial_epoch=initial_epoch,
             callbacks=[EpochSetter(bundle.train_data), *callbacks, *(extra_callbacks or [])],
+            class_weight=weights,
             verbose=0,
         )
         epochs_run += len(history.epoch)
@@ -75,13 +79,24 @@ def train(
         if guard.where or model.stop_training or initial_epoch < end:  # NaN, early stopping or pruning
             break
     train_seconds = clock.elapsed()
+    if callbacks is None:  # nothing left to train
+        callbacks, guard, writer = setup.make_callbacks(cfg, run_dir, spec, resolved, state, es_weights, quiet=quiet,
+                                                        progress=False)  # fmt: skip
     guard.raise_if_stopped(run_dir / CHECKPOINTS)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     timer = next(c for c in callbacks if isinstance(c, EpochTimer))
-    final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
+    if history is not None:
+        final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
+    else:  # the last committed epoch's row
+        final = {k: float(v) for k, v in (writer.rows[-1] if writer.rows else {}).items() if k != "epoch"}
     extras: dict = {}
     for callback in callbacks:
         extras.update(getattr(callback, "summary_extras", dict)())
+    reasons = [getattr(c, "stop_reason", lambda: None)() for c in [*callbacks, *(extra_callbacks or [])]]
+    if finishing and state.get("stopped"):
+        reasons.append({"reason": "early_stopping", "epoch": initial_epoch,
+                        "message": "stopped early before the interruption (the checkpoint says so)"})  # fmt: skip
+    extras["stopped"] = next((r for r in reasons if r), {"reason": "completed", "epoch": initial_epoch})
     return write_summary(
         cfg,
         run_dir,

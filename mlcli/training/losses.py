@@ -77,5 +77,6 @@ def metric_names(training: Any, spec: DataSpec) -> list[str]:
 
 
 def make_metrics(training: Any, spec: DataSpec) -> list:
-    ctx = MetricContext(num_classes=spec.num_classes, top_k=training.top_k)
+    target = (spec.target.mean, spec.target.std, spec.target.log) if spec.target is not None else None
+    ctx = MetricContext(num_classes=spec.num_classes, top_k=training.top_k, target=target)
     return [TABLE[name].keras(ctx) for name in metric_names(training, spec)]

@@ -50,3 +50,27 @@ def exit_cleanly_on_signals(run_dir: Path) -> None:
         os._exit(130 if received == signal.SIGINT else 128 + received)
 
     threading.Thread(target=wait, name="mlcli-signals", daemon=True).start()
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C: training stops between steps, the run is
+    recorded as interrupted, and the process exits 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM (a scheduler, `kill`) and SIGHUP (a closed terminal) end single-process training as
+    Ctrl-C does, with every committed epoch kept."""
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    return 128 + getattr(exc, "signum", signal.SIGINT)

@@ -10,11 +10,12 @@ from typing import Any
 import keras
 
 from mlcli.data import DataBundle
-from mlcli.evaluation.plots import curves
+from mlcli.evaluation.plots import curves, roc_pr_curves
 from mlcli.evaluation.scoring import headline, score
 from mlcli.fileio import atomic_write_json
 from mlcli.inference.serving import predict_split, serving_model
 from mlcli.rundir import CHECKPOINTS, SUMMARY_FILE, Stopwatch
+from mlcli.training.checkpoint import crash_point
 
 
 def test_score(cfg: Any, run_dir: Path, model, bundle: DataBundle) -> tuple[dict, str]:
@@ -26,6 +27,8 @@ def test_score(cfg: Any, run_dir: Path, model, bundle: DataBundle) -> tuple[dict
     scorer = keras.models.load_model(best_path, compile=False) if best_path.is_file() else model
     predictions = predict_split(serving_model(scorer, bundle.spec), bundle.raw_batches("test"), bundle.spec)
     result = score(predictions.out, predictions.y, bundle.spec, cfg.training.top_k, predictions.last)
+    if bundle.spec.classes and cfg.training.plots:
+        roc_pr_curves(predictions.y, predictions.out, bundle.spec.class_names, Path(run_dir) / "plots", "test split")
     return headline(result), which
 
 
@@ -68,5 +71,7 @@ def write_summary(
         **extra,
     }
     summary["wall_time_s"] = round(wall.elapsed(), 3)  # the whole command so far: start-up, data, training, test
+    crash_point("before_summary", summary["final_epoch"])
     atomic_write_json(Path(run_dir) / SUMMARY_FILE, summary)
+    crash_point("after_summary", summary["final_epoch"])
     return summary

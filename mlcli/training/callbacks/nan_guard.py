@@ -27,10 +27,17 @@ class NanGuard(keras.callbacks.Callback):
                 self.model.stop_training = True
                 return
 
+    def stop_reason(self) -> dict | None:
+        return {"reason": "nan", "epoch": self.epoch + 1, "message": self.where} if self.where else None
+
     def raise_if_stopped(self, checkpoints: Path) -> None:
         """The run's failure, with what to change, once training has returned."""
         if self.where:
+            kept = (
+                f"the last good epoch's checkpoints are kept in {checkpoints}"
+                if (checkpoints / "last.keras").is_file()
+                else "no epoch finished, so there is no checkpoint to keep"
+            )
             raise TrainingFailed(
-                f"training stopped: {self.where}; lower optimizer.learning_rate or add optimizer.clipnorm. "
-                f"Last good checkpoints kept in {checkpoints}"
+                f"training stopped: {self.where}; lower optimizer.learning_rate or add optimizer.clipnorm; {kept}"
             )

@@ -39,6 +39,19 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def state(self) -> dict:
         return {"best": _plain(self.best), "wait": int(self.wait), "best_epoch": int(self.best_epoch)}
 
+    def stop_reason(self) -> dict | None:
+        """Why training stopped, when this callback stopped it (summary.json, the last line on screen)."""
+        if not self.stopped_epoch:
+            return None
+        best = _plain(self.best)
+        return {
+            "reason": "early_stopping",
+            "epoch": int(self.stopped_epoch) + 1,
+            "message": f"{self.monitor} did not improve by more than {abs(self.min_delta):g} for {self.patience} "
+            f"epochs (best {best:.4g} at epoch {int(self.best_epoch) + 1})" if best is not None else
+            f"{self.monitor} did not improve for {self.patience} epochs",
+        }  # fmt: skip
+
 
 class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
     """The learning rate itself lives in the optimizer (saved with the model); counters live here."""

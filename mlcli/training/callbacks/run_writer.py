@@ -54,6 +54,7 @@ class RunWriter(keras.callbacks.Callback):
         self.stateful = stateful
         self.early_stopping = early_stopping
         self.skipped_nan = False
+        self.last_improvement: dict | None = None  # what the progress display announces
 
     def _improved(self, value: float | None) -> bool:
         if self.monitor is None:  # a GAN's `auto`: the newest epoch is the best
@@ -64,6 +65,7 @@ class RunWriter(keras.callbacks.Callback):
         logs = dict(logs or {})
         if not _finite({k: v for k, v in logs.items() if k != "samples_per_sec"}):
             self.skipped_nan = True  # never overwrite a good checkpoint with NaN weights
+            self.last_improvement = None
             return
         value = None
         if self.monitor is not None:
@@ -71,7 +73,11 @@ class RunWriter(keras.callbacks.Callback):
                 raise KeyError(f"checkpoint monitor {self.monitor!r} is missing from the logs: {sorted(logs)}")
             value = float(logs[self.monitor])
         is_best = self._improved(value)
+        self.last_improvement = None
         if is_best:
+            if self.monitor is not None:
+                self.last_improvement = {"monitor": self.monitor, "before": self.best, "value": value,
+                                         "epoch": epoch + 1}  # fmt: skip
             self.best, self.best_epoch = value, epoch + 1
         self.rows.append(metrics_row(epoch, logs))
         es = self.early_stopping
