@@ -278,7 +278,7 @@ def train(
                 command.abandon(plan)
                 typer.echo(f"interrupted before the first epoch finished; removed {plan.run_dir}", err=True)
             else:
-                typer.echo(f"interrupted ({exc or 'Ctrl-C'}); every finished epoch is kept. Resume with:\n"
+                typer.echo(f"interrupted ({str(exc) or 'Ctrl-C'}); every finished epoch is kept. Resume with:\n"
                            f"  mlcli train --resume {plan.run_dir}", err=True)  # fmt: skip
             raise typer.Exit(code) from None
         except UserError:
@@ -420,7 +420,9 @@ def sweep(
 
 @runs_app.command("list", epilog="\b\nExamples:\n  mlcli runs\n  mlcli runs sweeps/mlp --sort best --json")
 def runs_list(
-    root: Annotated[Path, typer.Argument(metavar="[DIR]", help="Where to look (below, recursively).")] = Path("runs"),
+    root: Annotated[
+        Path | None, typer.Argument(metavar="[DIR]", help="Where to look, recursively.  [default: runs/ and sweeps/]")
+    ] = None,
     sort: Annotated[
         str | None, typer.Option(metavar="METRIC|best|started|wall_time_s", help="Order by a test metric, best first.")
     ] = None,
@@ -439,7 +441,7 @@ def runs_list(
 @runs_app.command("compare", epilog="\b\nExample:\n  mlcli runs compare runs/a/1 runs/b/1 --out ab.png")
 def runs_compare(
     run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Two or more run directories.")],
-    out: Annotated[Path, typer.Option(metavar="FILE.png", help="Where the overlaid curves go.")] = Path("compare.png"),
+    out: Annotated[Path | None, typer.Option(metavar="FILE.png", help="Also plot the curves overlaid here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     force: ForceOption = False,
 ) -> None:

@@ -12,16 +12,43 @@ leaves only `.NAME.tmp-*` folders, which `remove_stale_temps` clears.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 TEMP_MARK = ".tmp-"
 PROC_FD = Path("/proc/self/fd")
+_ANCHORS: dict[str, int] = {}  # absolute path of a held run directory → its open descriptor
+
+
+def anchor(path: Path) -> None:
+    """Reach everything below `path` (a run directory this process holds) through its open descriptor
+    from now on: renaming it, or putting a symlink in its place, cannot redirect a single write."""
+    key = os.path.abspath(path)
+    if key not in _ANCHORS and PROC_FD.is_dir():
+        _ANCHORS[key] = os.open(key, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+
+def unanchor(path: Path) -> None:
+    fd = _ANCHORS.pop(os.path.abspath(path), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def through_anchor(path: Path) -> Path:
+    """`path` as this process reaches it: through the descriptor of the held run directory above it."""
+    absolute = os.path.abspath(path)
+    for key, fd in sorted(_ANCHORS.items(), key=lambda kv: -len(kv[0])):
+        if absolute == key or absolute.startswith(key + os.sep):
+            rest = os.path.relpath(absolute, key)
+            return PROC_FD / str(fd) if rest == "." else PROC_FD / str(fd) / rest
+    return Path(path)
 
 
 def _umask() -> int:
@@ -92,13 +119,28 @@ class PrivateFolder:
         return PROC_FD / str(self.fd) / name
 
     def close(self) -> None:
+        """Remove what is left inside (after a failed write), then the folder itself, by descriptor."""
         try:
-            shutil.rmtree(self.path("."), ignore_errors=True)
+            for name in os.listdir(self.fd):
+                try:
+                    os.unlink(name, dir_fd=self.fd)
+                except IsADirectoryError:
+                    shutil.rmtree(name, dir_fd=self.fd, ignore_errors=True)
+                except OSError:
+                    shutil.rmtree(name, dir_fd=self.fd, ignore_errors=True)
             os.rmdir(self.name, dir_fd=self.parent_fd)  # fails harmlessly if the name was swapped
         except OSError:
             pass
         finally:
             os.close(self.fd)
+
+
+def _open_folder(folder: Path) -> int:
+    """A descriptor of `folder`: the held run directory's own (duplicated) when it is one, else opened with
+    O_NOFOLLOW, so a symlink planted in place of the target's folder is refused, never followed."""
+    if folder.parent == PROC_FD:  # /proc/self/fd/N itself is a link to the held directory
+        return os.dup(int(folder.name))
+    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
@@ -107,11 +149,14 @@ def atomic_write(path: Path, write: Callable[[Path], None], suffix: str = "") ->
     `suffix` is kept for callers; the temporary keeps the target's own name, so libraries that check a
     file name (Keras wants `.keras`) see the right one.
     """
-    path = Path(path)
+    path = through_anchor(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not PROC_FD.is_dir():  # not Linux: a private folder by name (still never a shared temp name)
         return _atomic_write_by_name(path, write)
-    parent_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        parent_fd = _open_folder(path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
         private = PrivateFolder(parent_fd, path.name)
         try:
@@ -160,9 +205,21 @@ def atomic_copy(source: Path, target: Path) -> None:
     atomic_write(Path(target), lambda tmp: shutil.copyfile(source, tmp))
 
 
+def own_folder(path: Path) -> Path:
+    """A folder below a held run directory for a library that writes files by name (TensorBoard): made
+    here if missing, refused if something else (a symlink, another user's folder) is in its place; the
+    returned path reaches it through the run directory's descriptor."""
+    target = through_anchor(Path(path))
+    target.mkdir(parents=True, exist_ok=True)
+    info = os.lstat(target)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise OSError(errno.EPERM, f"{path}: not a folder of this user's; refusing to write into it")
+    return target
+
+
 def remove_stale_temps(root: Path) -> list[Path]:
     """Delete temp folders (and files, from earlier versions) a killed writer left below `root`."""
-    root = Path(root)
+    root = through_anchor(Path(root))
     if not root.is_dir():
         return []
     stale = [p for p in root.rglob(f".*{TEMP_MARK}*") if p.name.startswith(".")]

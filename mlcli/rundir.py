@@ -24,7 +24,7 @@ from typing import Any
 
 from mlcli import __version__
 from mlcli.errors import UserError
-from mlcli.fileio import atomic_write_json, atomic_write_text, remove_stale_temps
+from mlcli.fileio import anchor, atomic_write_json, atomic_write_text, remove_stale_temps, unanchor
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
@@ -72,6 +72,10 @@ def lock_run_dir(path: Path) -> None:
         os.close(fd)
         raise UserError(f"{path}: another mlcli process is using this run directory") from None
     _held_locks[path.resolve()] = fd
+    try:
+        anchor(path)  # every later write below it goes through this descriptor
+    except OSError as exc:
+        raise UserError(f"{path}: not a plain directory ({exc.strerror}); choose another --run-dir") from None
 
 
 def held_by_a_process(run_dir: Path) -> bool:
@@ -90,6 +94,7 @@ def held_by_a_process(run_dir: Path) -> bool:
 
 
 def release_run_dir(path: Path) -> None:
+    unanchor(path)
     fd = _held_locks.pop(Path(path).resolve(), None)
     if fd is not None:
         os.close(fd)

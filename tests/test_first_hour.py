@@ -221,7 +221,7 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
     proc = subprocess.Popen([sys.executable, "-m", "mlcli", "train", config, "--run-dir", run, "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     deadline = time.time() + 120
-    while not (run / "backup").is_dir() and time.time() < deadline:
+    while not list(run.glob("backup/epoch-*")) and time.time() < deadline:  # a committed epoch, not a temp
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

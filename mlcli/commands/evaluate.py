@@ -78,9 +78,12 @@ def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) 
     )
     if "generated" in result:
         _gan_table(result, split, console)
+    written = ["eval.json"]
     if "per_class" in result:
         _tables(result, run.spec.class_names, console)
         confusion(np.array(result["confusion_matrix"]), run.spec.class_names, Path(run_dir) / "plots" / "confusion.png")
+        written += ["plots/confusion.png", "plots/roc.png", "plots/pr.png"]
+    console.print(f"wrote {', '.join(written)} in {run_dir}")
     return result
 
 

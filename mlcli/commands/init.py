@@ -118,9 +118,20 @@ def _npz(path: Path) -> dict:
             "classes": int(len(np.unique(y))) if task == "classification" else None}  # fmt: skip
 
 
-def _cnn(blocks: int, indent: str = "  ") -> str:
-    rows = "\n".join(f"{indent}  - {{filters: {32 * 2**i}, padding: same, batch_norm: true}}" for i in range(blocks))
+SMALL = 1000  # fewer examples than this: no BatchNorm (its statistics need many steps), a larger val split
+
+
+def _cnn(blocks: int, count: int, indent: str = "  ") -> str:
+    norm = ", batch_norm: true" if count >= SMALL else ""
+    rows = "\n".join(f"{indent}  - {{filters: {32 * 2**i}, padding: same{norm}}}" for i in range(blocks))
     return f"{indent}blocks:\n{rows}\n{indent}head: global_avg\n{indent}dropout: 0.2\n"
+
+
+def _small(count: int) -> str:
+    if count >= SMALL:
+        return ""
+    return (f"  val_fraction: 0.2   # only {count} examples: a larger validation split picks best.keras more surely\n"
+            "  # (with this few examples expect noisy scores; more data helps more than any setting)\n")  # fmt: skip
 
 
 def _training(classes: bool, epochs: int = 20) -> str:
@@ -154,13 +165,14 @@ def starter_config(path: Path) -> str:
             return (
                 head
                 + f"# {info['count']} images in {len(info['classes'])} classes: {', '.join(info['classes'][:12])}\n"
-                + f"# sizes seen: median {info['median']:.0f} px on the short side; modes {info['modes']}\n"
+                + f"# sizes seen: median {info['median']:.0f} px on the short side; colour modes "
+                + ", ".join(f"{m} {n}" for m, n in info["modes"].items()) + "\n"
                 + "data:\n  source: image_folder\n"
                 + f"  path: '{quoted}'\n"
                 + f"  image_size: [{info['side']}, {info['side']}]   # every image is resized to this (antialiased)\n"
-                + f"  color_mode: {info['color']}\n" + split + "  batch_size: 32\n"
+                + f"  color_mode: {info['color']}\n" + split + _small(info["count"]) + "  batch_size: 32\n"
                 + "  # preprocessing: {augment: [random_flip, random_rotation]}   # for photos, not for digits\n"
-                + "model:\n  type: cnn\n" + _cnn(info["blocks"])
+                + "model:\n  type: cnn\n" + _cnn(info["blocks"], info["count"])
                 + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True)
             )  # fmt: skip
         info = _text_folder(path)
@@ -199,7 +211,7 @@ def starter_config(path: Path) -> str:
         classes = info["task"] == "classification"
         if info["image"]:
             side = min(info["shape"][:2])
-            model = "model:\n  type: cnn\n" + _cnn(max(1, min(4, int(math.log2(max(side, 4) / 4)))))
+            model = "model:\n  type: cnn\n" + _cnn(max(1, min(4, int(math.log2(max(side, 4) / 4)))), info["rows"])
         else:
             model = "model:\n  type: mlp\n  layers: [64, 32]\n  dropout: 0.1\n"
         what = f"{info['classes']} classes" if classes else "values (regression)"

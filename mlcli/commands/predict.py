@@ -17,6 +17,7 @@ from mlcli.inference.serving import serving_model
 from mlcli.rundir import check_output
 
 OUT_SUFFIXES = (".csv", ".json")
+SHOWN_WITH_OUT = 10  # with --out, the screen shows the first rows; the file has them all
 
 
 def predict_command(
@@ -55,14 +56,17 @@ def predict_command(
             top = np.argsort(-row, kind="stable")[: min(top_k, len(row))]
             predictions = [{"class": spec.class_names[j], "probability": round(float(row[j]), 6)} for j in top]
             results.append({"input": name, **extra, "predictions": predictions})
-            print(f"{name[:70]}: " + ", ".join(f"{p['class']} {p['probability']:.3f}" for p in predictions))
+            if out is None or i < SHOWN_WITH_OUT:
+                print(f"{name[:70]}: " + ", ".join(f"{p['class']} {p['probability']:.3f}" for p in predictions))
         else:
             values = [round(float(v), 6) for v in np.ravel(row)]
             results.append({"input": name, **extra, "values": values})
-            print(f"{name[:70]}: " + ", ".join(f"{v:.4g}" for v in values))
+            if out is None or i < SHOWN_WITH_OUT:
+                print(f"{name[:70]}: " + ", ".join(f"{v:.4g}" for v in values))
     if out:
         _write(out, results, list(examples.passthrough))
-        print(f"wrote {len(results)} predictions to {out}")
+        more = f" ({len(results) - SHOWN_WITH_OUT} more than shown)" if len(results) > SHOWN_WITH_OUT else ""
+        print(f"wrote {len(results)} predictions to {out}{more}")
     return results
 
 

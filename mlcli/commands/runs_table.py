@@ -54,6 +54,12 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     wall = summary.get("wall_time_s", record.get("wall_time_s"))
     earlier = [a.get("wall_time_s") for a in attempts if isinstance(a.get("wall_time_s"), (int, float))]
     test = summary.get("test") if isinstance(summary.get("test"), dict) else {}
+    best = summary.get("best") if isinstance(summary.get("best"), dict) else None
+    if best is None:  # interrupted or killed: the last committed epoch knows its best so far
+        state = runs.read_state(run_dir) or {}
+        if state.get("best_epoch"):
+            best = {"monitor": state.get("monitor"), "mode": state.get("mode"), "value": state.get("best"),
+                    "epoch": state.get("best_epoch")}  # fmt: skip
     return {
         "path": str(run_dir),
         "name": name,
@@ -61,14 +67,17 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "status": status,
         "epochs": epochs,
         "attempts": len(attempts) + 1 if record else 0,
-        "best": summary.get("best") if isinstance(summary.get("best"), dict) else None,
+        "best": best,
         "test": {k: v for k, v in test.items() if k != "samples" and isinstance(v, (int, float))},
         "wall_time_s": round(sum(earlier) + wall, 3) if isinstance(wall, (int, float)) else None,  # every attempt
     }
 
 
-def find_runs(root: Path) -> list[Path]:
-    """Run directories below `root` (a worker's own directory inside a run is not another run)."""
+def find_runs(root: Path | None) -> list[Path]:
+    """Run directories below `root` (a worker's own directory inside a run is not another run); without
+    a root, below runs/ and sweeps/ (where `train` and `sweep` write)."""
+    if root is None:
+        return [d for folder in DEFAULT_ROOTS if folder.is_dir() for d in find_runs(folder)]
     if not root.is_dir():
         raise UserError(f"{root}: no such folder")
     found = []
@@ -97,7 +106,10 @@ def _sort_key(metric: str):
     return key
 
 
-def runs_table(root: Path, sort: str | None, as_json: bool) -> list[dict]:
+DEFAULT_ROOTS = (Path("runs"), Path("sweeps"))
+
+
+def runs_table(root: Path | None, sort: str | None, as_json: bool) -> list[dict]:
     rows = [run_row(d) for d in find_runs(root)]
     if sort:
         if sort not in ("best", "started", "wall_time_s") and not any(sort in r["test"] for r in rows):
@@ -121,7 +133,8 @@ def _print_table(rows: list[dict], root: Path, sort: str | None) -> None:
     have = {k for r in rows for k in r["test"]}
     preferred = [m for m in (sort, "accuracy", "f1", "mae", "rmse", "loss") if m in have]
     metrics = list(dict.fromkeys(preferred))[:3]  # the rest are in --json
-    table = Table(title=f"{len(rows)} runs below {root}", title_justify="left")
+    where = root if root is not None else " and ".join(str(r) for r in DEFAULT_ROOTS)
+    table = Table(title=f"{len(rows)} runs below {where}", title_justify="left")
     for col in ("name", "started", "status", "epochs", "best", *[f"test {m}" for m in metrics], "wall", "path"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -157,11 +170,12 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: data}
 
 
-def compare_runs(run_dirs: list[Path], out: Path, as_json: bool, force: bool = False) -> dict:
-    """Config fields that differ, metrics side by side, and the curves overlaid in `out`."""
+def compare_runs(run_dirs: list[Path], out: Path | None, as_json: bool, force: bool = False) -> dict:
+    """Config fields that differ, metrics side by side, and (with `out`) the curves overlaid."""
     if len(run_dirs) < 2:
         raise UserError("runs compare needs at least two run directories")
-    runs.check_output(out, suffixes=(".png",), force=force)
+    if out is not None:
+        runs.check_output(out, suffixes=(".png",), force=force)
     for d in run_dirs:
         if not (d / runs.CONFIG_FILE).is_file():
             raise UserError(f"{d}: not a run directory (no {runs.CONFIG_FILE})")
@@ -170,14 +184,16 @@ def compare_runs(run_dirs: list[Path], out: Path, as_json: bool, force: bool = F
     changed = {k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1}
     rows = [run_row(d) for d in run_dirs]
     metrics = sorted({k for r in rows for k in r["test"]})
+    test = {m: [r["test"].get(m) for r in rows] for m in metrics}
     result = {
         "runs": [str(d) for d in run_dirs],
         "config": changed,
-        "test": {m: [r["test"].get(m) for r in rows] for m in metrics},
+        "test": {m: v for m, v in test.items() if len({json.dumps(x) for x in v}) > 1},  # what differs
         "best": [r["best"] for r in rows],
-        "plot": str(out),
+        "plot": str(out) if out else None,
     }
-    _plot(run_dirs, out)
+    if out is not None:
+        _plot(run_dirs, out)
     if as_json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return result
@@ -195,8 +211,11 @@ def compare_runs(run_dirs: list[Path], out: Path, as_json: bool, force: bool = F
     console = Console()
     for i, d in enumerate(run_dirs):
         console.print(f"run {chr(65 + i)}: {d}")
-    console.print(table)
-    console.print(f"curves: {out}")
+    if changed or result["test"]:
+        console.print(table)
+    else:
+        console.print("no differences: the same config and the same test metrics")
+    console.print(f"curves: {out}" if out else "curves: pass --out compare.png to plot them overlaid")
     return result
 
 

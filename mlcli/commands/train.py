@@ -74,7 +74,7 @@ def prepare(config: Path | None, overrides: list[str], run_dir: Path | None, res
         return TrainPlan(cfg, start_run(cfg, target, resume=True), True)
     if config is None:
         raise UserError("missing CONFIG: mlcli train CONFIG [--set key=value]")
-    if Path(config).is_dir():
+    if Path(config).is_dir() and (Path(config) / rundir.CONFIG_FILE).is_file():
         raise UserError(f"{config}: is a run directory; to continue it use --resume {config}")
     cfg = load_checked(config, overrides)  # a missing folder or label column is exit 2 before anything is written
     target = _worker_dir(cfg, Path(run_dir) if run_dir else rundir.new_run_dir(cfg.name))
@@ -108,6 +108,9 @@ def _refuse_finished(target: Path, cfg) -> None:
     last epoch is committed but that was killed before its summary is resumed: it is finished, not retrained."""
     state = rundir.read_state(target) or {}
     done = int(state.get("epoch", 0))
+    if done > cfg.training.epochs:
+        raise UserError(f"{target}: already has {done} epochs; training.epochs={cfg.training.epochs} would "
+                        f"shorten it (resume with --set training.epochs={done + 10} to train longer)")  # fmt: skip
     summarised = _summary_epoch(target) >= done  # a summary of an earlier, shorter attempt does not count
     if (done >= cfg.training.epochs or state.get("stopped")) and summarised:
         how = "stopped early" if state.get("stopped") else f"{done} of {cfg.training.epochs} epochs"
@@ -159,15 +162,18 @@ def _worker_dir(cfg, run_dir: Path) -> Path:
 
 def report(summary: dict, run_dir: Path) -> None:
     stopped = summary.get("stopped") or {}
+    best = summary.get("best") or {}
+    kept = f"; best.keras is epoch {best['epoch']}" if best.get("epoch") else ""
     if stopped.get("reason") in ("early_stopping", "pruned"):
-        best = summary.get("best") or {}
-        kept = f"; best.keras is epoch {best['epoch']}" if best.get("epoch") else ""
         print(f"stopped early at epoch {stopped['epoch']}: {stopped['message']}{kept}", flush=True)
+    elif stopped.get("reason") == "completed":
+        print(f"finished all {summary['final_epoch']} epochs{kept}", flush=True)
     test = summary.get("test") or {}
     parts = [f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, float) and k != "loss"][:4]
     rate = summary.get("samples_per_sec")
     print(
-        f"done: {summary['final_epoch']} epochs in {summary['train_time_s']:.1f}s"
+        f"done: {summary['final_epoch']} epoch{'s' if summary['final_epoch'] != 1 else ''} in "
+        f"{summary['train_time_s']:.1f}s"
         + (f" ({rate:,.0f} samples/s)" if rate else "")
         + (f"; test {', '.join(parts)}" if parts else "")
         + f"; run directory {run_dir}",

@@ -295,11 +295,21 @@ def load_located(text: str, source: str) -> Located:
     return builder.doc
 
 
+DATA_SUFFIXES = {".csv", ".npz", ".npy", ".tsv", ".parquet", ".json", ".png", ".jpg", ".jpeg", ".txt", ".keras"}
+
+
 def load_file(path: str | Path) -> Located:
     """Read a config file; a missing or unreadable file is a user error."""
     p = Path(path)
+    if p.is_dir():
+        if (p / "config.yaml").is_file():
+            raise ConfigError([f"{path}: a run directory; its config is {p / 'config.yaml'} "
+                               f"(to continue the run: mlcli train --resume {path})"])  # fmt: skip
+        raise ConfigError([f"{path}: a folder, not a config; write a config for its data with `mlcli init {path}`"])
     if not p.is_file():
         raise ConfigError([f"{path}: no such config file"])
+    if p.suffix.lower() in DATA_SUFFIXES:
+        raise ConfigError([f"{path}: a data file, not a config; write a config for it with `mlcli init {path}`"])
     if str(p.resolve()).startswith(("/proc/", "/sys/", "/dev/")):
         raise ConfigError([f"{path}: not a config file (a system file); give a .yaml file"])
     try:

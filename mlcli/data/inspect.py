@@ -10,6 +10,7 @@ modes seen. The profile is saved in the run's data_spec.json.
 from __future__ import annotations
 
 import csv
+import difflib
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -84,7 +85,8 @@ def _csv_problems(cfg: Any) -> list[tuple[tuple, str]]:
     for field, head in headers.items():
         if cfg.label and cfg.label not in head:
             where = getattr(cfg, field)
-            problems.append((("data", "label"), f"no column {cfg.label!r} in {where} ({', '.join(head)})"))
+            hint = _did_you_mean(cfg.label, head)
+            problems.append((("data", "label"), f"no column {cfg.label!r} in {where}{hint} ({', '.join(head)})"))
     for name in cfg.features or []:
         if name not in header:
             problems.append((("data", "features"), f"no column {name!r} in {cfg.path} ({columns})"))
@@ -92,6 +94,12 @@ def _csv_problems(cfg: Any) -> list[tuple[tuple, str]]:
         if name not in header:
             problems.append((("data", "columns", name), f"no column {name!r} in {cfg.path} ({columns})"))
     return problems
+
+
+def _did_you_mean(name: str, columns: list[str]) -> str:
+    same_case = [c for c in columns if c.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, columns, n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _npz_problems(cfg: Any) -> list[tuple[tuple, str]]:
@@ -169,7 +177,7 @@ def _images(files: Files) -> dict:
     return {
         "seen": len(sizes),
         "smallest": list(area[0]) if area else None,
-        "median": list(area[len(area) // 2]) if area else None,
+        "median": [int(np.median([h for h, _ in sizes])), int(np.median([w for _, w in sizes]))] if sizes else None,
         "largest": list(area[-1]) if area else None,
         "modes": dict(modes),
         "formats": dict(formats),
@@ -201,17 +209,31 @@ def profile(raw: RawData, cfg: Any) -> dict:
     if isinstance(x, Files) and x.kind == "image":
         out["images"] = _images(x)
     elif isinstance(x, Files):
-        sizes = [Path(p).stat().st_size for p in x.paths[:IMAGE_SAMPLE]]
-        out["texts"] = {"files": len(x), "bytes_median": int(np.median(sizes)) if sizes else 0}
+        texts = [Path(p).read_bytes()[:100_000].decode("utf-8", "replace") for p in x.paths[:IMAGE_SAMPLE]]
+        out["texts"] = _text_lengths(texts, len(x))
+    elif isinstance(x, np.ndarray) and x.dtype.kind in "OUS":  # texts from a CSV column
+        out["texts"] = _text_lengths([str(t) for t in x[:IMAGE_SAMPLE]], len(x))
     elif isinstance(x, np.ndarray) and x.ndim >= 1:
         out["arrays"] = {"shape": list(x.shape[1:]), "dtype": str(x.dtype)}
     elif isinstance(x, Table):
         out["rows"] = len(x)
     out["notes"] = [t.warning for t in raw.column_typing or [] if t.warning]
+    train_counts = out.get("classes", {}).get("counts", {}).get("train")
+    if train_counts and min(train_counts) * 5 < max(train_counts):
+        small = out["classes"]["names"][int(np.argmin(train_counts))]
+        out["notes"].append(f"imbalanced classes: {small!r} has {min(train_counts)} training examples, the largest "
+                            f"{max(train_counts)}; consider data.class_weight: balanced")  # fmt: skip
     if out["splits"].get("test", 0) == 0:
         out["notes"].append("no test split: set data.test_fraction (or give a test folder / data.test_path) to "
                             "score a held-out set; `mlcli evaluate --split val` meanwhile")  # fmt: skip
     return out
+
+
+def _text_lengths(texts: list[str], count: int) -> dict:
+    words = [len(t.split()) for t in texts] or [0]
+    chars = [len(t) for t in texts] or [0]
+    return {"count": count, "words_median": int(np.median(words)), "words_p90": int(np.percentile(words, 90)),
+            "chars_median": int(np.median(chars)), "chars_p90": int(np.percentile(chars, 90))}  # fmt: skip
 
 
 def load_profile(cfg: Any) -> dict:
@@ -245,10 +267,16 @@ def summary_lines(p: dict) -> list[str]:
     if "images" in p:
         i = p["images"]
         modes = ", ".join(f"{m} {n}" for m, n in i["modes"].items())
-        lines.append(f"  images {_size(i['smallest'])} to {_size(i['largest'])} (median {_size(i['median'])}), "
+        lines.append(f"  images {_size(i['smallest'])} to {_size(i['largest'])} (median h x w {_size(i['median'])}), "
                      f"{modes}; resized to {_size(i['resized_to'])}, {i['channels']} channel(s)")  # fmt: skip
+    if "texts" in p:
+        t = p["texts"]
+        lines.append(f"  texts: median {t['words_median']} words ({t['chars_median']} characters), 90 % within "
+                     f"{t['words_p90']} words ({t['chars_p90']} characters)")  # fmt: skip
+    if "arrays" in p:
+        lines.append(f"  arrays: x of shape (n, {', '.join(map(str, p['arrays']['shape']))}), {p['arrays']['dtype']}")
     for c in p.get("columns", []):
-        missing = f", {c['missing']:.0%} missing" if c["missing"] else ""
+        missing = f", {c['missing']:.1%} missing" if c["missing"] else ""
         if c["type"] == "ignore":
             lines.append(f"  column {c['name']!r}: left out ({c['why']}); to use it: data.columns: "
                          f"{{{c['name']}: categorical}} (or numeric, text)")  # fmt: skip
@@ -284,12 +312,12 @@ def print_profile(p: dict, console) -> None:
         table = RichTable(title=f"images ({i['seen']} read)", title_justify="left")
         table.add_column("")
         table.add_column("")
-        table.add_row("smallest / median / largest (h x w)",
+        table.add_row("smallest / median h and w / largest (h x w)",
                       f"{_size(i['smallest'])} / {_size(i['median'])} / {_size(i['largest'])}")  # fmt: skip
         table.add_row("modes", ", ".join(f"{m} {n}" for m, n in i["modes"].items()))
         table.add_row("formats", ", ".join(f"{m} {n}" for m, n in i["formats"].items()))
         table.add_row("resized to", f"{_size(i['resized_to'])} x {i['channels']} (bilinear, antialiased)")
         console.print(table)
     for line in summary_lines(p)[1:]:
-        if "left out" in line or line.lstrip().startswith("note:"):
+        if "left out" in line or line.lstrip().startswith(("note:", "texts:", "arrays:")):
             console.print(line)

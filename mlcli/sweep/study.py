@@ -22,6 +22,7 @@ import optuna
 from mlcli import rundir
 from mlcli.config import load_config
 from mlcli.errors import MlcliError, UserError
+from mlcli.fileio import through_anchor
 from mlcli.sweep.plan import HELPER_ENV, SweepPlan
 from mlcli.sweep.report import LiveTable, write_reports
 from mlcli.training.entry import train_and_evaluate
@@ -130,7 +131,8 @@ def _objective(p: SweepPlan, live: LiveTable):
             argv = ["mlcli", "train", str(p.config), *[a for o in overrides for a in ("--set", o)]]
             pruning = _pruning_callback(trial, p.metric)
             keras.backend.clear_session()
-            log_fd = os.open(run_dir / "train.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            log = through_anchor(run_dir / "train.log")  # the trial's folder, reached through its descriptor
+            log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
             with os.fdopen(log_fd, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 train_and_evaluate(cfg, run_dir, quiet=True, argv=argv, extra_callbacks=[pruning],
                                    started=time.perf_counter())  # fmt: skip

@@ -18,6 +18,7 @@ from mlcli.config import monitors
 from mlcli.data import DataBundle, load_dataset
 from mlcli.data.inspect import summary_lines
 from mlcli.errors import ConfigError, UserError
+from mlcli.fileio import own_folder
 from mlcli.rundir import CONFIG_FILE, SPEC_FILE
 from mlcli.spec import DataSpec
 from mlcli.training import checkpoint
@@ -43,7 +44,7 @@ def prepare_data(cfg: Any, run_dir: Path, resume: bool) -> DataBundle:
     bundle = load_dataset(cfg, saved)
     if not spec_path.is_file():
         bundle.spec.save(spec_path)
-    if bundle.spec.profile and not resume:
+    if bundle.spec.profile:
         print("\n".join(summary_lines(bundle.spec.profile)), flush=True)
     return bundle
 
@@ -171,7 +172,8 @@ def make_callbacks(
     callbacks: list = [timer, LearningRate(), guard, *stateful, writer]
     if t.tensorboard:
         callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=str(Path(run_dir) / "tensorboard"), write_graph=False, profile_batch=0)
+            keras.callbacks.TensorBoard(log_dir=str(own_folder(Path(run_dir) / "tensorboard")), write_graph=False,
+                                        profile_batch=0)  # fmt: skip
         )
     if spec.task == "generation":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]

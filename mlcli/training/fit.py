@@ -49,6 +49,8 @@ def train(
             fine_tune.set_frozen(model, frozen)
         setup.compile_model(model, fine_tune.phase_config(cfg, frozen), spec, steps, device)
         initial_epoch, es_weights = setup.restore(model, state, cfg.training.epochs, run_dir)
+    if state:
+        print(f"resuming after epoch {initial_epoch} of {cfg.training.epochs} ({state['_dir']})", flush=True)
     clock = Stopwatch()
     phases = [(freeze, True), (cfg.training.epochs, False)] if freeze else [(cfg.training.epochs, False)]
     epochs_run, history, callbacks = 0, None, None

@@ -24,7 +24,7 @@ SHOWN_WHILE_STEPPING = ["loss", "accuracy", "d_loss", "g_loss", "mae"]
 def _fmt(logs: dict, keys: list[str] | None = None) -> str:
     parts = []
     logs = logs or {}
-    for k in keys if keys is not None else list(logs):
+    for k in keys if keys is not None else [k for k in logs if k != "samples_per_sec"]:  # speed: in `done:`
         if k not in logs:
             continue
         v = logs[k]
