@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,23 @@ PROC_FD = Path("/proc/self/fd")
 _ANCHORS: dict[str, int] = {}  # absolute path of a held run directory → its open descriptor
 
 
-def anchor(path: Path) -> None:
-    """Reach everything below `path` (a run directory this process holds) through its open descriptor
-    from now on: renaming it, or putting a symlink in its place, cannot redirect a single write."""
+def anchor(path: Path, fd: int | None = None) -> None:
+    """Reach everything below `path` (a folder this process holds: a run directory, its TensorBoard
+    folder) through its open descriptor `fd` (opened here when not given) from now on: renaming it, or
+    putting a symlink in its place, cannot redirect a single write."""
     key = os.path.abspath(path)
-    if key not in _ANCHORS and PROC_FD.is_dir():
-        _ANCHORS[key] = os.open(key, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    if key in _ANCHORS or not PROC_FD.is_dir():
+        if fd is not None:
+            os.close(fd)
+        return
+    _ANCHORS[key] = fd if fd is not None else os.open(key, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 
 
 def unanchor(path: Path) -> None:
-    fd = _ANCHORS.pop(os.path.abspath(path), None)
-    if fd is not None:
-        os.close(fd)
+    """Let go of `path` and of every folder held below it."""
+    key = os.path.abspath(path)
+    for held in [k for k in _ANCHORS if k == key or k.startswith(key + os.sep)]:
+        os.close(_ANCHORS.pop(held))
 
 
 def through_anchor(path: Path) -> Path:
@@ -205,16 +209,52 @@ def atomic_copy(source: Path, target: Path) -> None:
     atomic_write(Path(target), lambda tmp: shutil.copyfile(source, tmp))
 
 
-def own_folder(path: Path) -> Path:
+def own_folder(path: Path, subfolders: tuple[str, ...] = ()) -> Path:
     """A folder below a held run directory for a library that writes files by name (TensorBoard): made
-    here if missing, refused if something else (a symlink, another user's folder) is in its place; the
-    returned path reaches it through the run directory's descriptor."""
+    here, with its `subfolders`, writable by this user alone (so nobody can swap a name inside it),
+    refused if something else (a symlink, another user's folder) is in its place, and held by descriptor;
+    the returned path reaches it through that descriptor."""
     target = through_anchor(Path(path))
-    target.mkdir(parents=True, exist_ok=True)
-    info = os.lstat(target)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        raise OSError(errno.EPERM, f"{path}: not a folder of this user's; refusing to write into it")
-    return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    parent_fd = _open_folder(target.parent)
+    try:
+        fd = _own_child(parent_fd, target.name, path)
+    finally:
+        os.close(parent_fd)
+    for name in subfolders:
+        os.close(_own_child(fd, name, Path(path) / name))
+    anchor(Path(path), fd)
+    return through_anchor(Path(path))
+
+
+def _own_child(parent_fd: int, name: str, shown: Path) -> int:
+    mode = dir_mode() & ~0o022
+    try:
+        os.mkdir(name, mode, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+    except OSError as exc:
+        raise OSError(errno.EPERM, f"{shown}: not a plain folder ({exc.strerror}); refusing to write into it") from None
+    if os.fstat(fd).st_uid != os.geteuid():
+        os.close(fd)
+        raise OSError(errno.EPERM, f"{shown}: another user's folder; refusing to write into it")
+    os.fchmod(fd, mode)
+    return fd
+
+
+def remove_tree(path: Path) -> None:
+    """Delete the folder `path` below a held directory, resolving its parent without following symlinks."""
+    path = through_anchor(Path(path))
+    try:
+        parent_fd = _open_folder(path.parent)
+    except OSError:
+        return
+    try:
+        shutil.rmtree(path.name, dir_fd=parent_fd, ignore_errors=True)
+    finally:
+        os.close(parent_fd)
 
 
 def remove_stale_temps(root: Path) -> list[Path]:

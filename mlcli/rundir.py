@@ -62,20 +62,23 @@ def lock_run_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{path}: cannot create the run directory ({exc.strerror or exc})") from None
-    try:  # O_NOFOLLOW: a symlink planted as .lock is refused, never followed
-        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:  # the folder first, by descriptor: a symlink swapped in after the mkdir is refused, never followed
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError as exc:
+        raise UserError(f"{path}: not a plain directory ({exc.strerror}); choose another --run-dir") from None
+    try:  # O_NOFOLLOW: a symlink planted as .lock is refused, never followed
+        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd)
+    except OSError as exc:
+        os.close(dir_fd)
         raise UserError(f"{path}: cannot lock the run directory ({exc.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
+        os.close(dir_fd)
         raise UserError(f"{path}: another mlcli process is using this run directory") from None
     _held_locks[path.resolve()] = fd
-    try:
-        anchor(path)  # every later write below it goes through this descriptor
-    except OSError as exc:
-        raise UserError(f"{path}: not a plain directory ({exc.strerror}); choose another --run-dir") from None
+    anchor(path, dir_fd)  # every later write below it goes through this descriptor
 
 
 def held_by_a_process(run_dir: Path) -> bool:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from mlcli.fileio import atomic_copy, atomic_write, fsync_dir, through_anchor
+from mlcli.fileio import atomic_copy, atomic_write, fsync_dir, remove_tree
 from mlcli.rundir import BACKUP_DIR, CHECKPOINTS, backup_dirs, epochs_saved, read_state, write_metrics
 
 KEEP = 2
@@ -77,7 +76,7 @@ def write(run_dir: Path, model: keras.Model, state: dict, es_best_weights: list 
     atomic_write(target, fill, suffix="")
     crash_point("after_backup", epoch)
     for old in backup_dirs(run_dir)[:-KEEP]:
-        shutil.rmtree(through_anchor(old), ignore_errors=True)
+        remove_tree(old)
     fsync_dir(run_dir / BACKUP_DIR)
     return target
 

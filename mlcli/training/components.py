@@ -171,10 +171,8 @@ def make_callbacks(
     writer = RunWriter(run_dir, monitor, mode, state, stateful, early_stopping=early, min_delta=t.checkpoint.min_delta)
     callbacks: list = [timer, LearningRate(), guard, *stateful, writer]
     if t.tensorboard:
-        callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=str(own_folder(Path(run_dir) / "tensorboard")), write_graph=False,
-                                        profile_batch=0)  # fmt: skip
-        )
+        log_dir = own_folder(Path(run_dir) / "tensorboard", ("train", "validation"))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0))
     if spec.task == "generation":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     if progress:

@@ -188,11 +188,12 @@ def _class_names(y: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
     """Labels as indices 0..K-1 and the class names: integers 0..K-1 stay themselves; any other set of
     integers, booleans or strings becomes classes in sorted order (said on screen), never a head of
     max(y) + 1 units or a silent int32 truncation."""
-    if y.dtype == bool:
+    booleans = y.dtype == bool
+    if booleans:
         y = y.astype(np.int64)
     values = np.unique(y)
-    names = [str(v) for v in values]
-    if np.issubdtype(y.dtype, np.integer) and values[0] == 0 and values[-1] == len(values) - 1:
+    names = [str(bool(v)) for v in values] if booleans else [str(v) for v in values]
+    if not booleans and np.issubdtype(y.dtype, np.integer) and values[0] == 0 and values[-1] == len(values) - 1:
         return y.astype(np.int32), names
     index = {v: i for i, v in enumerate(values.tolist())}
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
