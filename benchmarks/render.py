@@ -180,6 +180,14 @@ def peer_ludwig(section: dict) -> list[str]:
     ]  # fmt: skip
 
 
+def hostile_configs(section: dict) -> list[str]:
+    lines = ["| config | `mlcli validate`, s | peak RSS, MiB |", "| --- | --- | --- |"]
+    for case, r in section["results"].items():
+        rss = f"{r['peak_rss_mib']:.0f}" if "peak_rss_mib" in r else f"{r['configs']} configs"
+        lines.append(f"| {case} | {spread(r['wall_s'], '{:.2f}')} | {rss} |")
+    return lines
+
+
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
     "epoch_writes": ("What mlcli writes at every epoch end", epoch_writes),
@@ -189,6 +197,7 @@ SECTIONS = {  # results.json section -> (title, renderer)
     "pipeline": ("Input pipeline alone against the training step", pipeline),
     "presets": ("Offline presets", presets),
     "peer_ludwig": ("A peer: Ludwig on the digits split (run by hand, benchmarks/peer_ludwig/)", peer_ludwig),
+    "hostile_configs": ("Hostile configs: each refused with exit 2 in one line", hostile_configs),
     "gpu_vs_keras": ("GPU: mlcli against hand-written Keras", vs_keras),
     "gpu_precision": ("GPU: mixed precision and XLA", autos),
 }

@@ -2,7 +2,7 @@
 RESULTS.md and the generated blocks of README.md. Nothing else should run meanwhile.
 
 python benchmarks/run_all.py [SECTION ...]
-(sections: startup vs_keras epoch_writes autos time_to_accuracy pipeline presets)
+(sections: startup vs_keras epoch_writes autos time_to_accuracy pipeline presets hostile_configs)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SCRIPTS = {
     "time_to_accuracy": "bench_time_to_accuracy.py",
     "pipeline": "bench_pipeline.py",
     "presets": "bench_presets.py",
+    "hostile_configs": "bench_hostile_configs.py",
 }
 
 

@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from hostile_configs import EXPECTED, write_corpus  # noqa: E402
+
 MLP = SMOKE / "mlp.yaml"
 DETERMINISTIC = ["--quiet", "--set", "training.deterministic=true"]
 
@@ -29,6 +32,23 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def rows(run: Path) -> list[str]:
     return (run / "metrics.csv").read_text().splitlines()[1:]
+
+
+# ---- configs built to hurt -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    return write_corpus(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_hostile_config_is_exit_2_in_one_line(corpus: dict[str, Path], name: str):
+    """bench_hostile_configs.py times the same corpus through the console script."""
+    result = cli("validate", corpus[name])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and EXPECTED[name] in result.output, result.output
+    assert "Traceback" not in result.output and not Path("/tmp/mlcli-pwned").exists()
 
 
 # ---- a group member planting symlinks ------------------------------------------------------------

@@ -219,7 +219,9 @@ class _Builder:
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError) as exc:
             tag = node.tag.rsplit(":", 1)[-1]
             reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            value = node.value[:60]
+            if "integer string conversion" in reason:  # Python's own limit on int("9" * 5000)
+                reason = f"{len(node.value)} digits; no setting needs more than a few"
+            value = node.value[:60] + ("..." if len(node.value) > 60 else "")
             self.problems.append(f"{self.where(node)}: {_dotted(path)}: {value!r} is not a valid {tag} ({reason})")
             return None
 
