@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: train test lint bench bench-gpu clean
+.PHONY: train test test-fast lint bench bench-gpu clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 train: $(STAMP)
 	$(BIN)/mlcli train configs/cnn_digits.yaml
 
+# both cores, one test file per worker (a file's trained runs are shared by its tests)
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# the edit loop: everything that does not train a model through the CLI (about a minute)
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -n 2
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check mlcli tests benchmarks scripts

@@ -188,6 +188,39 @@ def hostile_configs(section: dict) -> list[str]:
     return lines
 
 
+def real_data(section: dict) -> list[str]:
+    lines = ["| data (rows × features) | metric | mlcli | linear | gradient boosting / naive | mlcli train, s |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for case, r in section["results"].items():
+        fmt = "{:.1%}" if r["metric"] == "accuracy" else "{:,.4g}"
+        linear = r.get("logistic regression") or r.get("ridge")
+        other = r.get("gradient boosting") or r.get("naive last value")
+        lines.append(f"| {case}: {r['source']} ({r['rows']:,} × {r['columns']}) | {r['metric']} | "
+                     f"**{spread(r['mlcli'], fmt)}** | {spread(linear, fmt)} | {spread(other, fmt)} | "
+                     f"{spread(r['wall_s'], '{:.0f}')} |")  # fmt: skip
+    return lines
+
+
+def evaluate_vs_predict(section: dict) -> list[str]:
+    r = section["results"]
+    return [
+        "| command | wall, s |",
+        "| --- | --- |",
+        *(f"| `mlcli {k}` ({r['samples']:,} texts) | {spread(r[k], '{:.1f}')} |" for k in ("evaluate", "predict")),
+        "",
+        f"evaluate / predict: {spread(r['ratio'], '{:.2f}', '×')} (target ≤ 1.2×)",
+    ]
+
+
+def serve(section: dict) -> list[str]:
+    lines = ["| request | requests/s | images/s | p50, ms | p99, ms |", "| --- | --- | --- | --- | --- |"]
+    for case, r in section["results"].items():
+        lines.append(f"| {case} ({r['clients']} clients, {r['requests']} requests a round) | "
+                     f"{spread(r['requests_per_s'])} | {spread(r['images_per_s'])} | "
+                     f"{spread(r['p50_ms'], '{:.1f}')} | {spread(r['p99_ms'], '{:.1f}')} |")  # fmt: skip
+    return lines
+
+
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
     "epoch_writes": ("What mlcli writes at every epoch end", epoch_writes),
@@ -197,6 +230,9 @@ SECTIONS = {  # results.json section -> (title, renderer)
     "pipeline": ("Input pipeline alone against the training step", pipeline),
     "presets": ("Offline presets", presets),
     "peer_ludwig": ("A peer: Ludwig on the digits split (run by hand, benchmarks/peer_ludwig/)", peer_ludwig),
+    "real_data": ("Real data against scikit-learn on the same split (`bench_real_data.py`)", real_data),
+    "evaluate_vs_predict": ("Scoring speed: `evaluate` against `predict` on an LSTM text model", evaluate_vs_predict),
+    "serve": ("`mlcli serve`: the digits CNN over loopback HTTP", serve),
     "hostile_configs": ("Hostile configs: each refused with exit 2 in one line", hostile_configs),
     "gpu_vs_keras": ("GPU: mlcli against hand-written Keras", vs_keras),
     "gpu_precision": ("GPU: mixed precision and XLA", autos),

@@ -2,7 +2,8 @@
 RESULTS.md and the generated blocks of README.md. Nothing else should run meanwhile.
 
 python benchmarks/run_all.py [SECTION ...]
-(sections: startup vs_keras epoch_writes autos time_to_accuracy pipeline presets hostile_configs)
+(sections: startup vs_keras epoch_writes autos time_to_accuracy pipeline presets hostile_configs
+ deterministic real_data evaluate_vs_predict serve)
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ SCRIPTS = {
     "pipeline": "bench_pipeline.py",
     "presets": "bench_presets.py",
     "hostile_configs": "bench_hostile_configs.py",
+    "deterministic": "bench_deterministic.py",
+    "real_data": "bench_real_data.py",
+    "evaluate_vs_predict": "bench_evaluate_vs_predict.py",
+    "serve": "bench_serve.py",
 }
 
 

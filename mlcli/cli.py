@@ -341,6 +341,30 @@ def predict(
     _run(action)
 
 
+@app.command(epilog="\b\nExamples:\n  mlcli serve RUN_DIR                 # http://127.0.0.1:8501/\n"
+             "  curl -d '{\"instances\": [\"a lovely film\"]}' \\\n"
+             "      http://127.0.0.1:8501/v1/models/NAME:predict")  # fmt: skip
+def serve(
+    run_dir: RunDirArg,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to bind (0.0.0.0: every interface).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(metavar="PORT", min=0, max=65535, help="0: any free port.")] = 8501,
+    checkpoint: CheckpointOption = "best",
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="Model name in the URL.  [default: the run's name]",
+                                             show_default=False)] = None,  # fmt: skip
+) -> None:
+    """Serve a run over HTTP in TF Serving's REST format, with a page to try it at /."""
+
+    def action() -> None:
+        _tensorflow()
+        from mlcli.commands.serve import serve_command
+
+        serve_command(run_dir, host, port, checkpoint, name)
+
+    _run(action)
+
+
 @app.command(epilog="\b\nExample:\n  mlcli sample RUN_DIR --num 64 --out digits.npz --png grid.png --label 7")
 def sample(
     run_dir: RunDirArg,

@@ -109,15 +109,23 @@ class PrivateFolder:
     """A 0700 folder beside a target, held by an open descriptor; paths inside go through /proc/self/fd."""
 
     def __init__(self, parent_fd: int, base: str):
+        self.parent_fd = parent_fd
         for _ in range(100):
             self.name = f".{base}{TEMP_MARK}{secrets.token_hex(4)}"
             try:
                 os.mkdir(self.name, 0o700, dir_fd=parent_fd)
-                break
-            except FileExistsError:
-                continue
-        self.parent_fd = parent_fd
-        self.fd = os.open(self.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+                fd = os.open(self.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+            except OSError as exc:
+                # a name taken, or (in a shared folder) swapped by another user for a symlink before it
+                # was opened, which O_NOFOLLOW refuses: take a fresh name rather than fail the write
+                if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ENOENT, errno.ELOOP):
+                    continue
+                raise
+            if os.fstat(fd).st_uid == os.geteuid():  # ours, not a folder someone renamed into its place
+                self.fd = fd
+                return
+            os.close(fd)
+        raise OSError(errno.EEXIST, "could not create a private temporary folder in 100 tries")
 
     def path(self, name: str) -> Path:
         return PROC_FD / str(self.fd) / name

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess
 from tests.test_train_e2e import load, load_compiled, metrics_rows
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
 
 def free_ports(n: int) -> list[int]:
@@ -41,7 +43,7 @@ def launch_workers(tmp_path: Path, *extra: str, resume: bool = False) -> list[su
         )
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "mlcli", "train", *target, "--quiet", *extra],
+                [*MLCLI, "train", *target, "--quiet", *extra],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -131,7 +133,7 @@ def tf_config(ports: list[int], index: int) -> str:
 
 def start_worker(ports: list[int], index: int, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "mlcli", "train", *map(str, args), "--quiet"],
+        [*MLCLI, "train", *map(str, args), "--quiet"],
         cwd=ROOT,
         env={**os.environ, "TF_CONFIG": tf_config(ports, index)},
         stdout=subprocess.PIPE,

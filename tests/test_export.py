@@ -15,6 +15,8 @@ import pytest
 from mlcli.commands import export
 from tests.conftest import SMOKE, cli
 
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
+
 FORMATS = ["keras", "saved_model", "tflite"]
 
 

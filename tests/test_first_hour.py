@@ -10,14 +10,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
 
 def write(path: Path, text: str) -> Path:
@@ -185,8 +186,7 @@ def test_progress_bar_and_time_left_stay_on_screen_at_80_columns(tmp_path: Path)
     pid, fd = pty.fork()
     if pid == 0:  # the child: mlcli on a terminal 80 columns wide, as a user has it
         os.environ.update(COLUMNS="80", LINES="24")
-        args = ["-m", "mlcli", "train", str(config), "--run-dir", str(tmp_path / "r")]
-        os.execv(sys.executable, [sys.executable, *args])
+        os.execv(MLCLI[0], [*MLCLI, "train", str(config), "--run-dir", str(tmp_path / "r")])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     out = b""
     while True:
@@ -218,7 +218,7 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
                    "num_samples: 3000, batch_size: 16}\nmodel: {type: cnn, blocks: [{filters: 8}]}\n"
                    "training: {epochs: 50, tensorboard: false}\n")  # fmt: skip
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "mlcli", "train", config, "--run-dir", run, "--quiet"],
+    proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", run, "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     deadline = time.time() + 120
     while not list(run.glob("backup/epoch-*")) and time.time() < deadline:  # a committed epoch, not a temp
@@ -229,7 +229,7 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
     assert f"mlcli train --resume {run}" in err
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
     early = tmp_path / "early"
-    proc = subprocess.Popen([sys.executable, "-m", "mlcli", "train", config, "--run-dir", early],
+    proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", early],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     while not (early / "config.yaml").is_file() and time.time() < deadline:
         time.sleep(0.05)
@@ -279,19 +279,11 @@ def test_config_show_origin_lines_stay_short():
 
 
 @pytest.fixture(scope="module")
-def every_kind(tmp_path_factory, presets) -> Path:
+def every_kind(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("every")
     one = ["--quiet", "--set", "training.epochs=1"]
     for name, config in (("classifier", "cnn"), ("regressor", "mlp"), ("forecast", "rnn"), ("gan", "gan")):
         assert cli("train", SMOKE / f"{config}.yaml", "--run-dir", root / name, *one).exit_code == 0
-    texts = root / "texts"
-    for label, words in (("neg", "awful boring bad dull"), ("pos", "great lovely good fine")):
-        (texts / label).mkdir(parents=True)
-        for i in range(8):
-            (texts / label / f"{i}.txt").write_text(f"the film was {words.split()[i % 4]}", encoding="utf-8")
-    bert = write(root / "bert.yaml", f"name: bert\ndata: {{source: text_folder, path: '{texts}', batch_size: 8}}\n"
-                 f"model: {{type: pretrained, preset: '{presets['bert']}'}}\ntraining: {{epochs: 1}}\n")  # fmt: skip
-    assert cli("train", bert, "--run-dir", root / "pretrained", "--quiet").exit_code == 0
     failed = cli("train", SMOKE / "mlp.yaml", "--run-dir", root / "failed", "--quiet",
                  "--set", "optimizer.learning_rate=1.0e+12", "--set", "optimizer.schedule.name=constant")  # fmt: skip
     assert failed.exit_code == 1
@@ -309,7 +301,7 @@ def test_runs_lists_every_kind_of_run(every_kind: Path):
     rows = {Path(r["path"]).name: r for r in json.loads(listed.stdout)}
     assert {k: rows[k]["status"] for k in rows} == {
         "classifier": "completed", "regressor": "completed", "forecast": "completed", "gan": "completed",
-        "pretrained": "completed", "failed": "failed", "killed": "killed", "broken": "unknown",
+        "failed": "failed", "killed": "killed", "broken": "unknown",
     }  # fmt: skip
     assert rows["gan"]["best"]["value"] is None and rows["gan"]["best"]["epoch"] == 1
     table = cli_subprocess("runs", every_kind)

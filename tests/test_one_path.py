@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import SMOKE, cli, cli_subprocess
 
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
+
 LANGUAGES = ["en", "de", "it", "pl", "ru", "lt", "cs", "es"]
 
 

@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import cli, cli_subprocess
 from tests.test_real_inputs import reference_pixels
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
 
 def _texts(root: Path) -> Path:
@@ -63,7 +66,6 @@ def _backbone(path: Path) -> list:
 
 def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports(presets, tmp_path: Path):
     import keras_hub
-    import tensorflow as tf
 
     data = f"{{source: text_folder, path: {_texts(tmp_path / 'texts')}, test_fraction: 0.25, batch_size: 8}}"
     model = f"{{type: pretrained, preset: {presets['bert']}, sequence_length: 12, freeze_epochs: 1, " \
@@ -71,6 +73,7 @@ def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports
     # separate processes, as a user runs them: exactness is a property of the files, not of one process
     one = cli_subprocess("train", _config(tmp_path, "bert", data, model, 1), "--run-dir", tmp_path / "run", "--quiet")
     assert one.returncode == 0, one.stderr[-3000:]
+    first_rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     original = keras_hub.models.Backbone.from_preset(str(presets["bert"])).get_weights()
     frozen = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
     assert all(np.array_equal(a, b) for a, b in zip(original, frozen, strict=True))  # the freeze epoch
@@ -78,28 +81,22 @@ def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports
     assert more.returncode == 0, more.stderr[-3000:]
     tuned = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
     assert not all(np.array_equal(a, b) for a, b in zip(original, tuned))  # fine-tuned after the freeze
-    config = _config(tmp_path, "bert", data, model, 2)
-    straight = cli_subprocess("train", config, "--run-dir", tmp_path / "straight", "--quiet")
-    assert straight.returncode == 0, straight.stderr[-3000:]
-    resumed, direct = ((tmp_path / d / "metrics.csv").read_text() for d in ("run", "straight"))
-    assert [r.split(",")[:5] for r in resumed.splitlines()] == [r.split(",")[:5] for r in direct.splitlines()]
+    # the freeze epoch's row is kept as it was; the exactness of a resume is test_trust_core.py's
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[:2] == first_rows
     lines = ["a great lovely film", "the movie was awful and dull"]
     texts = [a for line in lines for a in ("--text", line)]
     result = cli("predict", tmp_path / "run", *texts, "--out", tmp_path / "p.json")
     assert result.exit_code == 0, result.output
     predicted = json.loads((tmp_path / "p.json").read_text())
     assert cli("evaluate", tmp_path / "run", "--json").exit_code == 0
-    target = tmp_path / "bert_saved"
-    assert cli("export", tmp_path / "run", "--format", "saved_model", "--out", target).exit_code == 0
-    out = tf.saved_model.load(str(target)).signatures["serving_default"](text=tf.constant(lines))["probabilities"]
-    for row, p in zip(out.numpy(), predicted):
-        by_class = {q["class"]: q["probability"] for q in p["predictions"]}
-        np.testing.assert_allclose(row, [by_class["neg"], by_class["pos"]], atol=2e-6)
+    # (SavedModel export of a text run is covered for every kind in test_one_path.py / test_export.py)
     assert cli("export", tmp_path / "run", "--format", "keras", "--out", tmp_path / "bert.keras").exit_code == 0
     np.save(tmp_path / "lines.npy", np.array(lines))
-    np.testing.assert_allclose(
-        _fresh_keras_predict(tmp_path / "bert.keras", tmp_path / "lines.npy"), out.numpy(), atol=2e-6
-    )
+    expected = [[{q["class"]: q["probability"] for q in p["predictions"]}[c] for c in ("neg", "pos")]
+                for p in predicted]  # fmt: skip
+    np.testing.assert_allclose(_fresh_keras_predict(tmp_path / "bert.keras", tmp_path / "lines.npy"), expected,
+                               atol=2e-6)  # fmt: skip
     refused = cli("export", tmp_path / "run", "--format", "tflite", "--out", tmp_path / "b.tflite")
     assert refused.exit_code == 2 and "tokenizer cannot travel" in refused.output
 
@@ -129,18 +126,12 @@ def test_image_preset_trains_on_a_folder_predicts_files_and_exports(presets, tmp
     # moving means and variances too: a frozen BatchNorm runs in inference mode and leaves them alone
     assert sum("moving" in w.path for w in original.weights) == 12  # 6 BatchNorm layers
     assert all(np.array_equal(a, b) for a, b in zip(original.get_weights(), frozen, strict=True))
+    before = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert cli_subprocess("train", "--resume", tmp_path / "run", "--quiet").returncode == 0
-    straight = cli_subprocess("train", config, "--run-dir", tmp_path / "straight", "--quiet")
-    assert straight.returncode == 0, straight.stderr[-3000:]
-    resumed, direct = ((tmp_path / d / "metrics.csv").read_text().splitlines() for d in ("run", "straight"))
-    assert len(resumed) == 4 and resumed[:3] == direct[:3]  # header and the epochs before the kill
-    # after it, oneDNN's CPU kernels round the fine-tuning steps of a fresh process differently in the last
-    # bit (seen: val_loss 0.197483 against 0.197485; exact with TF_ENABLE_ONEDNN_OPTS=0)
-    a, b = (np.array(rows[3].split(",")[:5], float) for rows in (resumed, direct))
-    np.testing.assert_allclose(a, b, rtol=1e-4)
+    resumed = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(resumed) == 4 and resumed[:2] == before[:2]  # header and epoch 1 kept; epochs 2-3 trained
+    # (exactness across a kill is test_trust_core.py's, with deterministic kernels; here: the boundary)
     tuned = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
-    for x, y in zip(tuned, _backbone(tmp_path / "straight" / "checkpoints" / "last.keras"), strict=True):
-        np.testing.assert_allclose(x, y, atol=1e-3)  # seen: 1e-4, a fiftieth of one Adam step at lr 0.005
     assert not all(np.array_equal(a, b) for a, b in zip(original.get_weights(), tuned))
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["test"]["samples"] == 4

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import cli
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
 POSITIVE = [
     "Das Essen war großartig, wirklich schön 😊",
@@ -227,3 +230,31 @@ def test_npz_test_file_with_a_class_train_lacks_is_exit_2(tmp_path: Path):
     )
     result = cli("train", cfg, "--run-dir", tmp_path / "run", "--quiet")
     assert result.exit_code == 2 and "data.test_path: classes the training split does not have: '2'" in result.output
+
+
+def test_a_disk_cache_left_by_kill_9_is_removed_by_the_next_training(tmp_path: Path):
+    """atexit never runs under kill -9, so the next `cache: disk` training removes caches of dead processes
+    (and leaves a live process's cache alone)."""
+    import os
+    import signal
+
+    from tests.conftest import cli_subprocess
+
+    mixed_image_folder(tmp_path / "images")
+    cfg = tmp_path / "img.yaml"
+    cfg.write_text(f"data: {{source: image_folder, path: '{tmp_path / 'images'}', image_size: [12, 16], "
+                   "batch_size: 4, cache: disk}\nmodel: {type: cnn, blocks: [{filters: 4}]}\n"
+                   "training: {epochs: 2, tensorboard: false, plots: false}\n")  # fmt: skip
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    live = temp / f"mlcli-cache-{os.getpid()}-kept"  # this pytest process is alive: its cache stays
+    live.mkdir()
+    env = {"TMPDIR": str(temp)}
+    killed = cli_subprocess("train", cfg, "--run-dir", tmp_path / "a", env={**env, "MLCLI_CRASH_AT": "after_last:1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    orphans = [p for p in temp.glob("mlcli-cache-*") if p != live]
+    # the killed run's caches (one per split), all of one process, with their files
+    assert len({p.name.split("-")[2] for p in orphans}) == 1 and any(f.is_file() for p in orphans for f in p.rglob("*"))
+    done = cli_subprocess("train", cfg, "--run-dir", tmp_path / "b", "--quiet", env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(temp.glob("mlcli-cache-*")) == [live]  # the orphans are gone, and the finished run removed its own

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
 
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
+
 CLASSIFIER_SMOKES = ["cnn", "lstm_text", "transformer"]
 VALUE_SMOKES = ["mlp", "rnn"]
 
@@ -65,7 +67,9 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "completed" and record["versions"]["tensorflow"]
     key = "accuracy" if name in CLASSIFIER_SMOKES else "rmse"
-    assert 0 <= summary["test"][key] < 1e6
+    evaluated = cli("evaluate", run, "--json")  # the test score summary.json reports is best.keras's on test
+    assert evaluated.exit_code == 0, evaluated.output
+    assert abs(json.loads(evaluated.output)[key] - summary["test"][key]) < 1e-6
     for which in ("best", "last"):
         model = load(run / "checkpoints" / f"{which}.keras")
         assert model.count_params() == summary["params"]
@@ -206,7 +210,14 @@ def test_ctrl_c_writes_status_and_exits_130(tmp_path: Path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
-    assert load(run / "checkpoints" / "last.keras") is not None
+    # last.keras is the last finished epoch's model: the same weights as that epoch's backup
+    done = len(metrics_rows(run))
+    last = load_compiled(run / "checkpoints" / "last.keras")
+    backup = load(run / "backup" / f"epoch-{done:06d}" / "model.keras")
+    for a, b in zip(last.get_weights(), backup.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    per_epoch = -(-json.loads((run / "data_spec.json").read_text())["num_train"] // 4)  # batch 4, last one partial
+    assert int(last.optimizer.iterations.numpy()) == done * per_epoch  # whole epochs, not the interrupted one
 
 
 def test_nan_loss_stops_with_message_and_keeps_best(tmp_path: Path):
@@ -232,7 +243,12 @@ def test_nan_loss_stops_with_message_and_keeps_best(tmp_path: Path):
     assert "training stopped: loss became" in result.stderr and "at epoch 2" in result.stderr
     assert "Traceback" not in result.stderr
     assert [int(r["epoch"]) for r in metrics_rows(run)] == [1]
-    assert load(run / "checkpoints" / "best.keras").count_params() > 0
+    # best.keras is epoch 1's model (the only good one), not the NaN weights of epoch 2
+    best = load(run / "checkpoints" / "best.keras")
+    first = load(run / "backup" / "epoch-000001" / "model.keras")
+    for a, b in zip(best.get_weights(), first.get_weights(), strict=True):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
 
 

@@ -6,11 +6,14 @@ import csv
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, SMOKE, cli
+import pytest
+
+from tests.conftest import MLCLI, ROOT, SMOKE, cli
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
 
 def write(path: Path, text: str) -> Path:
@@ -85,7 +88,7 @@ def test_runs_table_lists_completed_failed_interrupted_and_killed_runs(tmp_path:
     long = ["--set", "training.epochs=500", "--set", "data.num_samples=4000"]
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "mlcli", "train", SMOKE / "mlp.yaml", "--run-dir", root / name, "--quiet", *long],
+            [*MLCLI, "train", SMOKE / "mlp.yaml", "--run-dir", root / name, "--quiet", *long],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for name in ("interrupted", "killed")
@@ -187,7 +190,7 @@ def test_bad_sweep_parameters_are_exit_2_before_any_trial(tmp_path: Path):
 def test_two_processes_share_one_study(tmp_path: Path):
     """Optuna's distributed mode: two `mlcli sweep` processes on one storage split the trials."""
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    command = [sys.executable, "-m", "mlcli", "sweep", SMOKE / "mlp.yaml", "--trials", "4", "--quiet",
+    command = [*MLCLI, "sweep", SMOKE / "mlp.yaml", "--trials", "4", "--quiet",
                "--sweep-dir", tmp_path / "s", "--storage", storage, *SWEEP]  # fmt: skip
     procs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]  # fmt: skip
@@ -195,6 +198,45 @@ def test_two_processes_share_one_study(tmp_path: Path):
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
     report = json.loads((tmp_path / "s" / "sweep.json").read_text())
     finished = [t for t in report["trials"] if t["state"] in ("complete", "pruned")]
-    assert len(finished) >= 4 and len({t["path"] for t in finished}) == len(finished)
+    assert len(finished) == 4 and len({t["path"] for t in finished}) == 4  # --trials, not one more
     pids = {json.loads((Path(t["path"]) / "run.json").read_text())["pid"] for t in finished}
     assert pids == {p.pid for p in procs}  # both processes ran trials of the one study
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_sweep_takes_its_helpers_with_it_and_the_next_start_fails_its_stale_trials(tmp_path: Path):
+    """kill -9 of `mlcli sweep --jobs 2` mid-trial: the helper stops too (no trial trains on alone), the next
+    start marks both trials failed instead of `running` forever, and the study ends at exactly --trials."""
+    target = tmp_path / "s"
+    slow = ["--set", "training.epochs=200", "--set", "data.num_samples=4000"]
+    sweep = subprocess.Popen([*MLCLI, "sweep", SMOKE / "mlp.yaml", "--trials", "3", "--jobs", "2", "--quiet",
+                              "--sweep-dir", target, *slow, *SWEEP], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while len(list(target.glob("trial-*/metrics.csv"))) < 2:  # both processes are inside a trial
+        assert sweep.poll() is None and time.monotonic() < deadline, sweep.stderr.read()[-2000:]
+        time.sleep(0.5)
+    helpers = _children(sweep.pid)
+    assert len(helpers) == 1
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    deadline = time.monotonic() + 30
+    while _alive(helpers[0]):
+        assert time.monotonic() < deadline, "the helper trains on after its sweep was killed"
+        time.sleep(0.2)
+    again = cli("sweep", SMOKE / "mlp.yaml", "--trials", "2", "--sweep-dir", target, "--quiet", *SWEEP)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("was running when its process died; marked failed") == 2, again.output
+    states = [t["state"] for t in json.loads((target / "sweep.json").read_text())["trials"]]
+    assert states.count("fail") == 2 and "running" not in states, states
+    assert sum(s in ("complete", "pruned") for s in states) == 2, states  # --trials 2: not one more

@@ -116,8 +116,10 @@ class NotNeeded(MlcliError):
 def _objective(p: SweepPlan, live: LiveTable):
     def objective(trial) -> float:
         states = (optuna.trial.TrialState.RUNNING,)
-        others = [t for t in trial.study.get_trials(deepcopy=False, states=states) if t.number != trial.number]
-        if finished(trial.study) + len(others) >= p.trials:  # several processes never overshoot --trials
+        # only running trials numbered before this one count: of two started at once, the later one gives
+        # way, so several processes neither overshoot --trials nor both give way and stop one short
+        others = [t for t in trial.study.get_trials(deepcopy=False, states=states) if t.number < trial.number]
+        if finished(trial.study) + len(others) >= p.trials:
             trial.set_user_attr("not_needed", True)
             trial.study.stop()
             raise NotNeeded(f"the study has its {p.trials} trials")
@@ -185,7 +187,8 @@ def fail_stale_trials(study) -> list[int]:
         path = t.user_attrs.get("path")
         age = (datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else 0
         gone = not rundir.held_by_a_process(Path(path)) if path else age > STALE_WITHOUT_PATH_S
-        if gone:
+        if gone:  # marked, so a killed sweep's trials do not count as the config failing
+            study._storage.set_trial_user_attr(t._trial_id, "stale", True)
             study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
             stale.append(t.number)
     return stale
@@ -212,8 +215,9 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
     def after_trial(study, trial) -> None:
         live.update(study)
         write_reports(study, p, plot=False)
-        failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
-        if finished(study) >= p.trials or failed >= p.trials:  # never loop on a config that always fails
+        failed = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+                  if not (t.user_attrs.get("stale") or t.user_attrs.get("not_needed"))]  # fmt: skip
+        if finished(study) >= p.trials or len(failed) >= p.trials:  # never loop on a config that always fails
             study.stop()
 
     try:
