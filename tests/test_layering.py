@@ -1,6 +1,6 @@
 """Arrows only point down (docs/ARCHITECTURE.md), over every module of the package, with no cycles:
 
-ground (errors, fileio, registry, tfenv, metrics) <- spec, rundir, config <- data, models (models never
+ground (errors, fileio, registry, tfenv, metrics) <- spec, rundir (<- tracking), config <- data, models (models never
 import data) <- evaluation, inference (never training) <- training <- commands, sweep <- cli.
 `mlcli.*` imports sit at module top everywhere but cli.py.
 """
@@ -19,17 +19,19 @@ MAY_IMPORT = {
     "ground": {"ground"},
     "spec": {"ground", "spec"},
     "rundir": {"ground", "rundir"},
+    "tracking": {"ground", "rundir", "tracking"},
     "config": {"ground", "config"},
     "data": {"ground", "spec", "config", "data"},
     "models": {"ground", "spec", "config", "models"},
     "evaluation": {"ground", "spec", "config", "data", "evaluation"},
     "inference": {"ground", "spec", "rundir", "config", "data", "models", "inference"},
-    "training": {"ground", "spec", "rundir", "config", "data", "models", "evaluation", "inference", "training"},
-    "commands": {"ground", "spec", "rundir", "config", "data", "models", "evaluation", "inference", "training",
-                 "commands"},  # fmt: skip
-    "sweep": {"ground", "spec", "rundir", "config", "data", "models", "evaluation", "inference", "training",
+    "training": {"ground", "spec", "rundir", "tracking", "config", "data", "models", "evaluation", "inference",
+                 "training"},  # fmt: skip
+    "commands": {"ground", "spec", "rundir", "tracking", "config", "data", "models", "evaluation", "inference",
+                 "training", "commands"},  # fmt: skip
+    "sweep": {"ground", "spec", "rundir", "tracking", "config", "data", "models", "evaluation", "inference", "training",
               "sweep"},  # fmt: skip
-    "cli": {"ground", "spec", "rundir", "config", "data", "models", "evaluation", "inference", "training",
+    "cli": {"ground", "spec", "rundir", "tracking", "config", "data", "models", "evaluation", "inference", "training",
             "commands", "sweep", "cli"},  # fmt: skip
 }
 

@@ -36,7 +36,7 @@ class Batcher:
     (grouped by input shapes, since images keep their sizes)."""
 
     def __init__(self, serving):
-        self.serving, self.jobs = serving, queue.Queue()
+        self.serving, self.jobs = serving.fast(), queue.Queue()
         threading.Thread(target=self._loop, daemon=True, name="model").start()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:

@@ -185,6 +185,24 @@ class Sweep(StrictModel):
     """Epochs of every trial that are never pruned (at least 1: one epoch says little)."""
 
 
+class MlflowTracking(StrictModel):
+    """Log the run to MLflow (`pip install 'mlcli[mlflow]'`): params, every epoch's metrics, artifacts."""
+
+    uri: str | None = None
+    """Tracking URI; default MLFLOW_TRACKING_URI, else sqlite:///mlruns.db (`mlflow ui --backend-store-uri` it)."""
+    experiment: str | None = None
+    """Experiment name (default: the config's name)."""
+    run_name: str | None = None
+    """MLflow run name (default: the run directory's name)."""
+    best_effort: bool = False
+    """false: a tracker that cannot be reached is exit 2 before training; true: warn and train untracked."""
+
+
+class Tracking(StrictModel):
+    mlflow: MlflowTracking | None = None
+    """MLflow tracking (also on, with defaults, when MLFLOW_TRACKING_URI is set)."""
+
+
 class Config(StrictModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     """Names the run directory runs/<name>/<time> (default: the config file's name)."""
@@ -200,6 +218,8 @@ class Config(StrictModel):
     """Epochs, loss, metrics, callbacks and speed settings."""
     distribute: Distribute = Field(default_factory=Distribute)
     """Devices and hosts to train on."""
+    tracking: Tracking = Field(default_factory=Tracking)
+    """Experiment trackers the run also logs to (MLflow)."""
     sweep: Sweep | None = None
 
     @field_validator("name")

@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import optuna
 
-from mlcli import rundir
+from mlcli import rundir, tracking
 from mlcli.config import load_config
 from mlcli.errors import MlcliError, UserError
 from mlcli.fileio import through_anchor
@@ -113,7 +113,7 @@ class NotNeeded(MlcliError):
     """The study already has its trials (finished or running elsewhere): this one never starts."""
 
 
-def _objective(p: SweepPlan, live: LiveTable):
+def _objective(p: SweepPlan, live: LiveTable, parent_run_id: str | None = None):
     def objective(trial) -> float:
         states = (optuna.trial.TrialState.RUNNING,)
         # only running trials numbered before this one count: of two started at once, the later one gives
@@ -137,7 +137,7 @@ def _objective(p: SweepPlan, live: LiveTable):
             log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
             with os.fdopen(log_fd, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 train_and_evaluate(cfg, run_dir, quiet=True, argv=argv, extra_callbacks=[pruning],
-                                   started=time.perf_counter())  # fmt: skip
+                                   started=time.perf_counter(), tracking_parent=parent_run_id)  # fmt: skip
             rows = rundir.read_metrics(run_dir)
             scores = [float(r[p.metric]) for r in rows if r.get(p.metric) not in (None, "")]
             if pruning.pruned_at is not None:
@@ -209,6 +209,7 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
     if done >= p.trials:
         print(f"{p.sweep_dir}: the study already has {done} finished trials (--trials {p.trials}); nothing to run")
         return write_reports(study, p)
+    parent = tracking.open_run(load_config(p.config, p.overrides), p.sweep_dir)  # the trials' parent MLflow run
     helpers = _helpers(p, jobs)
     live = LiveTable(p, quiet)
 
@@ -222,7 +223,7 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
 
     try:
         with live:
-            study.optimize(_objective(p, live), callbacks=[after_trial], catch=(MlcliError,))
+            study.optimize(_objective(p, live, parent and parent.run_id), callbacks=[after_trial], catch=(MlcliError,))
     finally:
         for proc in helpers:
             try:
@@ -230,4 +231,8 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
             except KeyboardInterrupt:
                 proc.terminate()
         report = write_reports(study, p)
+        if parent is not None:
+            with contextlib.suppress(Exception):  # the study is what counts; MLflow mirrors it
+                parent.client.log_artifact(parent.run_id, str(p.sweep_dir / "sweep.json"))
+                parent.client.set_terminated(parent.run_id, "FINISHED")
     return report

@@ -1,0 +1,61 @@
+"""MLflow tracking through the console script: a smoke run into a temporary SQLite store, read back with
+MlflowClient (params, every epoch's metrics equal to metrics.csv, artifacts); kill -9 and --resume
+continue the same MLflow run with no duplicated step; an unreachable tracker is exit 2 before training,
+or a warning with best_effort."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SMOKE, cli_subprocess
+
+pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
+
+
+def test_a_killed_and_resumed_run_is_one_mlflow_run_with_every_epoch_once(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--set", f"tracking.mlflow={{uri: '{uri}', experiment: smoke}}", "--set", "training.epochs=3"]
+    run = tmp_path / "run"
+    # killed after epoch 2 is committed and its metrics row written, before MLflow heard of it
+    killed = cli_subprocess("train", SMOKE / "mlp.yaml", "--run-dir", run, "--quiet", *args,
+                            env={"MLCLI_CRASH_AT": "after_metrics:2"})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = cli_subprocess("train", "--resume", run, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("smoke")
+    (found,) = client.search_runs([experiment.experiment_id])  # one MLflow run for the one run directory
+    assert found.info.status == "FINISHED" and found.data.tags["mlcli.status"] == "completed"
+    assert found.data.tags["mlcli.run_dir"] == str(run.resolve())
+    rows = list(csv.DictReader((run / "metrics.csv").open(encoding="utf-8")))
+    assert {"loss", "val_loss", "mae", "val_rmse"} <= set(rows[0])
+    for key in (k for k in rows[0] if k != "epoch"):  # every column of metrics.csv
+        history = sorted(client.get_metric_history(found.info.run_id, key), key=lambda m: m.step)
+        assert [m.step for m in history] == [1, 2, 3], (key, [m.step for m in history])  # each epoch once
+        assert [m.value for m in history] == pytest.approx([float(r[key]) for r in rows], rel=1e-6), key
+    params = found.data.params
+    assert params["optimizer.learning_rate"] == "0.05" and params["model.layers"] == "[16]" and params["seed"] == "7"
+    assert "test_mae" in found.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
+    assert {"config.yaml", "summary.json", "metrics.csv", "data_spec.json", "checkpoints", "plots"} <= artifacts
+    assert [a.path for a in client.list_artifacts(found.info.run_id, "checkpoints")] == ["checkpoints/best.keras"]
+
+
+def test_an_unreachable_tracker_is_exit_2_before_training_unless_best_effort(tmp_path: Path):
+    nowhere = "http://127.0.0.1:9"  # the discard port: nothing listens
+    began = time.monotonic()
+    refused = cli_subprocess("train", SMOKE / "mlp.yaml", "--run-dir", tmp_path / "a", "--quiet",
+                             "--set", f"tracking.mlflow.uri={nowhere}")  # fmt: skip
+    assert refused.returncode == 2 and f"MLflow tracking at {nowhere}" in refused.stderr, refused.stderr[-2000:]
+    assert "best_effort" in refused.stderr and time.monotonic() - began < 60
+    assert not (tmp_path / "a").exists()  # nothing trained, nothing left
+    trained = cli_subprocess("train", SMOKE / "mlp.yaml", "--run-dir", tmp_path / "b", "--quiet", "--set",
+                             f"tracking.mlflow={{uri: '{nowhere}', best_effort: true}}")  # fmt: skip
+    assert trained.returncode == 0 and "training without MLflow tracking" in trained.stderr, trained.stderr[-2000:]
