@@ -137,13 +137,18 @@ def validate(
 
 
 @app.command(epilog="\b\nExamples:\n  mlcli init photos/              # class folders of images\n"
-             "  mlcli init reviews.csv --out reviews.yaml\n  mlcli init texts/ --force")  # fmt: skip
+             "  mlcli init reviews.csv --out reviews.yaml\n  mlcli init houses.csv --label price\n"
+             "  mlcli init texts/ --force")  # fmt: skip
 def init(
     data: Annotated[Path, typer.Argument(metavar="DATA", help="An image folder, a text folder, a .csv or an .npz.")],
     out: Annotated[
         Path | None, typer.Option(metavar="FILE", help="Where to write the config.  [default: NAME.yaml here]")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    label: Annotated[
+        str | None, typer.Option(metavar="COLUMN", help="A CSV's label column.  [default: one named label, target, "
+                                 "price, ...; else the last]", show_default=False)
+    ] = None,  # fmt: skip
 ) -> None:
     """Write a commented starter config from the data itself: source, task, label, classes, image size,
     a model for the kind and size, a test split."""
@@ -151,7 +156,7 @@ def init(
     def action() -> None:
         from mlcli.commands.init import init_command
 
-        init_command(data, out, force)
+        init_command(data, out, force, label)
 
     _run(action)
 

@@ -327,3 +327,20 @@ def test_runs_compare_names_the_block_field_that_changed(tmp_path: Path):
     result = cli("runs", "compare", tmp_path / "a", tmp_path / "b", "--json", "--out", tmp_path / "c.png")
     assert result.exit_code == 0
     assert json.loads(result.output)["config"] == {"model.blocks.0.padding": ["same", "valid"]}
+
+
+def test_init_sees_a_series_and_takes_the_label_it_is_given(tmp_path: Path):
+    dates = [f"2021-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(200)]
+    (tmp_path / "sales.csv").write_text("date,sales\n" + "".join(f"{d},{100 + i % 7}\n" for i, d in enumerate(dates)))
+    made = cli_subprocess("init", tmp_path / "sales.csv", "--out", tmp_path / "sales.yaml")
+    assert made.returncode == 0, made.stderr
+    text = (tmp_path / "sales.yaml").read_text()
+    assert "task: timeseries" in text and "value_column: 'sales'" in text and "type: rnn" in text
+    assert cli("validate", tmp_path / "sales.yaml").exit_code == 0
+    penguins = penguins_csv(tmp_path / "penguins.csv")
+    made = cli_subprocess("init", penguins, "--out", tmp_path / "mass.yaml", "--label", "body_mass_g")
+    text = (tmp_path / "mass.yaml").read_text()
+    assert made.returncode == 0 and "label: 'body_mass_g'" in text and "task: regression" in text, made.stderr
+    assert "species: categorical" in text  # the usual label name is a feature once --label says otherwise
+    wrong = cli_subprocess("init", penguins, "--out", tmp_path / "x.yaml", "--label", "mass")
+    assert wrong.returncode == 2 and "--label 'mass': no such column" in wrong.stderr

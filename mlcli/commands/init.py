@@ -23,7 +23,8 @@ from mlcli.errors import ConfigError, UserError
 from mlcli.fileio import atomic_write_text
 from mlcli.rundir import check_output
 
-LABEL_NAMES = ("label", "labels", "target", "class", "y", "outcome", "category", "species")
+LABEL_NAMES = ("label", "labels", "target", "class", "y", "outcome", "category", "species", "price", "saleprice",
+               "survived", "churn", "default", "response")  # fmt: skip
 GRAYSCALE = {"1", "L", "LA", "I", "I;16", "F", "P"}
 
 
@@ -79,16 +80,43 @@ def _text_folder(path: Path) -> dict:
             "split": "character" if character else "whitespace", "length": length}  # fmt: skip
 
 
-def _label_column(header: list[str]) -> str:
+def _label_column(header: list[str], asked: str | None, path: Path) -> tuple[str, str]:
+    """The label column and how it was chosen: --label, a usual name, else the last column."""
+    if asked is not None:
+        if asked not in header:
+            raise UserError(f"--label {asked!r}: no such column in {path} ({', '.join(header)})")
+        return asked, "--label"
     for name in header:
         if name.strip().lower() in LABEL_NAMES:
-            return name
-    return header[-1]
+            return name, "its name"
+    return header[-1], "the last column; choose another with --label"
 
 
-def _csv(path: Path) -> dict:
+DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]\d{2}:\d{2}(:\d{2})?)?$")  # ISO dates and times
+
+
+def _series_column(header: list[str], columns: list, path: Path) -> str | None:
+    """A time series: a date column in order and one numeric column besides it (what to forecast)."""
+    dated = [h for h in header if all(DATE.match(v.strip()) for v in columns[header.index(h)][:200])]
+    if len(dated) != 1 or len(header) != 2:
+        return None
+    values = columns[header.index(dated[0])]
+    if list(values) != sorted(values):
+        return None
+    other = next(h for h in header if h != dated[0])
+    try:
+        [float(v) for v in columns[header.index(other)] if v.strip()]
+    except ValueError:
+        return None
+    return other
+
+
+def _csv(path: Path, asked_label: str | None = None) -> dict:
     header, columns = read_csv(path)
-    label = _label_column(header)
+    series = _series_column(header, columns, path) if asked_label is None else None
+    if series is not None:
+        return {"series": series, "rows": len(columns[0]), "date": next(h for h in header if h != series)}
+    label, chosen = _label_column(header, asked_label, path)
     values = np.asarray(columns[header.index(label)], dtype=str)
     present = values[~missing_mask(values)]
     try:
@@ -102,7 +130,7 @@ def _csv(path: Path) -> dict:
     only_text = len(used) == 1 and used[0].type in ("text", "categorical") and used[0].distinct > 20
     names = sorted(set(present.tolist())) if classes else None
     return {"label": label, "task": "classification" if classes else "regression", "rows": len(columns[0]),
-            "typing": typing, "text": only_text, "classes": names}  # fmt: skip
+            "typing": typing, "text": only_text, "classes": names, "chosen": chosen}  # fmt: skip
 
 
 def _npz(path: Path) -> dict:
@@ -123,8 +151,9 @@ SMALL = 1000  # fewer examples than this: no BatchNorm (its statistics need many
 
 def _cnn(blocks: int, count: int, indent: str = "  ") -> str:
     norm = ", batch_norm: true" if count >= SMALL else ""
+    why = "" if norm else f"{indent}# batch_norm left off: with under {SMALL} images its batch statistics are noisy\n"
     rows = "\n".join(f"{indent}  - {{filters: {32 * 2**i}, padding: same{norm}}}" for i in range(blocks))
-    return f"{indent}blocks:\n{rows}\n{indent}head: global_avg\n{indent}dropout: 0.2\n"
+    return f"{why}{indent}blocks:\n{rows}\n{indent}head: global_avg\n{indent}dropout: 0.2\n"
 
 
 def _small(count: int) -> str:
@@ -144,7 +173,7 @@ def _training(classes: bool, epochs: int = 20) -> str:
     )
 
 
-def starter_config(path: Path) -> str:
+def starter_config(path: Path, label: str | None = None) -> str:
     """The YAML text of a starter config for the data at `path`."""
     path = Path(path)
     if not path.exists():
@@ -188,7 +217,18 @@ def starter_config(path: Path) -> str:
             + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True, 15)
         )  # fmt: skip
     if path.suffix.lower() == ".csv":
-        info = _csv(path)
+        info = _csv(path, label)
+        if "series" in info:
+            window = max(2, min(52, info["rows"] // 10))
+            return (
+                head + f"# {info['rows']} rows of {info['series']!r} in {info['date']!r} order: a forecast of the "
+                "next value from the last `window`\n"
+                + f"data:\n  source: csv\n  path: '{quoted}'\n  task: timeseries\n  value_column: '{info['series']}'\n"
+                + f"  window: {window}\n  horizon: 1\n  test_fraction: 0.2   # the last 20 %, or test_path: the values "
+                "that follow\n  batch_size: 32\n"
+                + "model:\n  type: rnn\n  cell: gru\n  units: [32]\n"
+                + "optimizer: {name: adam, learning_rate: 2.0e-3, clipnorm: 1.0}\n" + _training(False, 50)
+            )  # fmt: skip
         lines = [f"#   {t.name}: {'left out' if t.type == 'ignore' else t.type} ({t.why})" for t in info["typing"]]
         classes = info["task"] == "classification"
         model = ("model:\n  type: rnn\n  cell: gru\n  units: [64]\n  bidirectional: true\n" if info["text"] else
@@ -196,7 +236,8 @@ def starter_config(path: Path) -> str:
                  "  dropout: 0.1\n  batch_norm: true\n")  # fmt: skip
         label_note = f"{len(info['classes'])} classes" if classes else "numbers: a regression"
         return (
-            head + f"# {info['rows']} rows; label {info['label']!r} ({label_note}). Column types as inferred:\n"
+            head + f"# {info['rows']} rows; label {info['label']!r} ({label_note}; chosen by {info['chosen']}). "
+            "Column types as inferred:\n"
             + "\n".join(lines) + "\n# override any of them with data.columns: {name: numeric|categorical|text|ignore}\n"
             + f"data:\n  source: csv\n  path: '{quoted}'\n  label: '{info['label']}'\n  task: {info['task']}\n"
             + "  test_fraction: 0.2   # or test_path: a test CSV with the same columns\n  batch_size: 32\n"
@@ -224,8 +265,10 @@ def starter_config(path: Path) -> str:
     raise UserError(f"{path}: mlcli init reads an image folder, a text folder, a .csv or an .npz")
 
 
-def init_command(path: Path, out: Path | None, force: bool) -> Path:
-    text = starter_config(path)
+def init_command(path: Path, out: Path | None, force: bool, label: str | None = None) -> Path:
+    if label is not None and Path(path).suffix.lower() != ".csv":
+        raise UserError("--label names a CSV column; folders take their labels from class folders")
+    text = starter_config(path, label)
     out = Path(out) if out else Path(f"{re.search(r'^name: (.*)$', text, re.M).group(1)}.yaml")
     try:
         load_config_text(text, str(out))  # a starter that does not validate is our bug, not the user's
