@@ -165,11 +165,26 @@ def start_record(run_dir: Path, seed: int, argv: list[str], device: dict, resume
         "environment": {k: os.environ.get(k) for k in ENVIRONMENT_RECORDED},
         "status": "running",
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "attempts": previous.get("attempts", [])
-        + ([{k: previous.get(k) for k in ("started", "ended", "status", "wall_time_s")}] if previous else []),
+        "attempts": previous.get("attempts", []) + ([_ended_attempt(run_dir, previous)] if previous else []),
     }
     atomic_write_json(Path(run_dir) / RUN_FILE, record)
     return record
+
+
+def _ended_attempt(run_dir: Path, previous: dict) -> dict:
+    """The attempt before this one. One still `running` was killed (this process holds the lock now): it
+    ended at its last write, so `runs` can add its time to the others' (marked `wall_time_estimated`)."""
+    attempt = {k: previous.get(k) for k in ("started", "ended", "status", "wall_time_s")}
+    if attempt["status"] != "running" or not attempt["started"]:
+        return attempt
+    last = max((p.stat().st_mtime for p in Path(run_dir).rglob("*") if p.is_file() and p.name != LOCK_FILE),
+               default=None)  # fmt: skip
+    began = datetime.fromisoformat(attempt["started"]).timestamp()
+    if last is None or last < began:
+        return {**attempt, "status": "killed"}
+    ended = datetime.fromtimestamp(last, timezone.utc).isoformat(timespec="seconds")
+    return {**attempt, "status": "killed", "ended": ended, "wall_time_s": round(last - began, 3),
+            "wall_time_estimated": True}  # fmt: skip
 
 
 def finish_record(run_dir: Path, record: dict, status: str, **extra: Any) -> None:

@@ -65,7 +65,8 @@ class MlflowRun:
             return
         name = (settings and settings.experiment) or cfg.name
         experiment = self.client.get_experiment_by_name(name)
-        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
+        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(
+            name, artifact_location=_artifacts_beside(self.uri))
         tags = {"mlcli.version": __version__, "mlcli.run_dir": str(self.run_dir.resolve()), "mlcli.status": "running"}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
@@ -141,11 +142,29 @@ def open_run(cfg: Any, run_dir: Path, parent_run_id: str | None = None) -> Mlflo
         raise
     except Exception as exc:  # an unreachable server, a bad URI, a locked database
         best_effort = bool(cfg.tracking.mlflow and cfg.tracking.mlflow.best_effort)
-        message = f"MLflow tracking at {_uri(cfg)}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        message = f"MLflow tracking at {_uri(cfg)}: {_reason(exc)}"
         if not best_effort:
             raise UserError(message + " (set tracking.mlflow.best_effort: true to train without it)") from None
         print(f"warning: {message}; training without MLflow tracking", file=sys.stderr)
         return None
+
+
+def _artifacts_beside(uri: str) -> str | None:
+    """A SQLite store keeps its artifacts in `mlflow-artifacts/` next to the database file (MLflow's own
+    default is ./mlruns in whatever folder training ran in); other stores keep their own default."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri[len("sqlite:///") :]).resolve().parent / "mlflow-artifacts").as_uri()
+
+
+def _reason(exc: Exception) -> str:
+    """One short line: MLflow's own messages carry whole retry chains."""
+    text = str(exc)
+    for needle, short in (("Connection refused", "connection refused"), ("NewConnectionError", "cannot connect"),
+                          ("Name or service not known", "unknown host"), ("timed out", "timed out")):  # fmt: skip
+        if needle in text:
+            return short
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def _uri(cfg: Any) -> str:

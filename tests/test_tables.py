@@ -139,7 +139,7 @@ def test_predict_rejects_rows_it_cannot_read(table_run, tmp_path: Path, columns,
 @pytest.mark.parametrize(
     ("csv_text", "extra", "message"),
     [
-        ("a,b,label\n1,2,x\n3,4\n", "", "data row 2 has 2 fields; the header has 3"),
+        ("a,b,label\n1,2,x\n\n3,4\n", "", "t.csv: line 4 has 2 fields; the header has 3"),  # blank line counted
         ("a,b,label\n1,2,x\n3,4,\n5,6,y\n", ", missing_labels: refuse",
          "1 row(s) have no value in the label column 'label'"),  # fmt: skip
         ("a,b,label\n1,x,x\n3,y,y\n", ", columns: {b: numeric}", "column 'b' is numeric but has the value 'x'"),

@@ -221,7 +221,9 @@ def test_kill_mid_epoch_then_resume_is_exact(tmp_path: Path, uninterrupted: Path
     assert_same_run(uninterrupted, run)
     assert not list(run.rglob(".*.tmp-*"))  # a killed write leaves nothing behind after the restart
     record = json.loads((run / "run.json").read_text())
-    assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["running"]  # killed
+    assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["killed"]
+    killed_attempt = record["attempts"][0]  # ended at its last write, so `runs` counts its time
+    assert killed_attempt["wall_time_estimated"] and 0 < killed_attempt["wall_time_s"] < 300
 
 
 # ---- durable, shareable files ----------------------------------------------------------------------

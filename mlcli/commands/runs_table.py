@@ -82,9 +82,14 @@ def find_runs(root: Path | None) -> list[Path]:
         raise UserError(f"{root}: no such folder")
     found = []
     for record in sorted(root.rglob(runs.RUN_FILE)):
-        if runs.WORKERS_DIR not in record.relative_to(root).parts[:-1]:
+        inside = record.relative_to(root).parts[:-1]
+        # a worker's own copy, or an MLflow store's artifact copy of a run's files, is not another run
+        if runs.WORKERS_DIR not in inside and not MLFLOW_STORES & set(inside):
             found.append(record.parent)
     return found
+
+
+MLFLOW_STORES = {"mlruns", "mlartifacts", "mlflow-artifacts"}  # MLflow's default folders, and tracking.py's
 
 
 def _sort_key(metric: str):

@@ -74,7 +74,11 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[str, ...]]]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = [h.strip() for h in next(reader, [])]
-            rows = [row for row in reader if row]
+            rows, lines = [], []  # blank lines are skipped; errors name the line in the file (the header is 1)
+            for row in reader:
+                if row:
+                    rows.append(row)
+                    lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     except csv.Error as exc:
@@ -87,7 +91,7 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[str, ...]]]:
         raise UserError(f"{path}: duplicate column names: {', '.join(duplicated)}")
     if {len(r) for r in rows} != {len(header)}:
         bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
-        raise UserError(f"{path}: data row {bad + 1} has {len(rows[bad])} fields; the header has {len(header)}")
+        raise UserError(f"{path}: line {lines[bad]} has {len(rows[bad])} fields; the header has {len(header)}")
     return header, list(zip(*rows))
 
 
