@@ -26,7 +26,7 @@ train: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-# the edit loop: everything that does not train a model through the CLI (about a minute)
+# the edit loop: everything not marked slow (nothing that trains through the CLI; under a minute)
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2
 

@@ -26,6 +26,15 @@ MLCLI = [str(Path(sys.executable).parent / "mlcli")] if (Path(sys.executable).pa
     sys.executable, "-m", "mlcli"]  # fmt: skip
 
 
+def like_a_terminal() -> None:
+    """In a child, before exec: Ctrl-C delivers SIGINT as in a shell's foreground job. A test run started in
+    the background (`make test &`, CI runners) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so the Ctrl-C promises would go untested or fail for the wrong reason."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli_subprocess(*args: str, timeout: float = 300, env: dict | None = None, **kwargs):
     """Run the `mlcli` console script in a fresh process, as a user types it."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -36,6 +45,7 @@ def cli_subprocess(*args: str, timeout: float = 300, env: dict | None = None, **
         timeout=timeout,
         env=full_env,
         cwd=kwargs.pop("cwd", ROOT),
+        preexec_fn=kwargs.pop("preexec_fn", like_a_terminal),
         **kwargs,
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess, like_a_terminal
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
@@ -219,7 +219,8 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
                    "training: {epochs: 50, tensorboard: false}\n")  # fmt: skip
     run = tmp_path / "run"
     proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", run, "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=like_a_terminal)  # fmt: skip
     deadline = time.time() + 120
     while not list(run.glob("backup/epoch-*")) and time.time() < deadline:  # a committed epoch, not a temp
         time.sleep(0.2)
@@ -230,7 +231,8 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
     early = tmp_path / "early"
     proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", early],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=like_a_terminal)  # fmt: skip
     while not (early / "config.yaml").is_file() and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # still importing TensorFlow

@@ -6,7 +6,6 @@ import csv
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SMOKE, cli, cli_subprocess
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess, like_a_terminal
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
@@ -177,29 +176,11 @@ def _wait_for_rows(run: Path, rows: int, proc: subprocess.Popen, timeout: float 
 
 
 def _start(run: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlcli",
-            "train",
-            str(SMOKE / "cnn.yaml"),
-            "--run-dir",
-            str(run),
-            "--quiet",
-            "--set",
-            "training.epochs=5",
-            "--set",
-            "data.batch_size=4",
-            "--set",
-            "training.tensorboard=false",
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return subprocess.Popen([*MLCLI, "train", str(SMOKE / "cnn.yaml"), "--run-dir", str(run), "--quiet",
+                             "--set", "training.epochs=5", "--set", "data.batch_size=4",
+                             "--set", "training.tensorboard=false", *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=like_a_terminal)  # fmt: skip
 
 
 def test_ctrl_c_writes_status_and_exits_130(tmp_path: Path):

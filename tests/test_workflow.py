@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MLCLI, ROOT, SMOKE, cli
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, like_a_terminal
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
@@ -89,7 +89,7 @@ def test_runs_table_lists_completed_failed_interrupted_and_killed_runs(tmp_path:
     procs = {
         name: subprocess.Popen(
             [*MLCLI, "train", SMOKE / "mlp.yaml", "--run-dir", root / name, "--quiet", *long],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=like_a_terminal,
         )
         for name in ("interrupted", "killed")
     }  # fmt: skip
