@@ -265,12 +265,14 @@ def remove_tree(path: Path) -> None:
         os.close(parent_fd)
 
 
-def remove_stale_temps(root: Path) -> list[Path]:
-    """Delete temp folders (and files, from earlier versions) a killed writer left below `root`."""
+def remove_stale_temps(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Delete temp folders (and files, from earlier versions) a killed writer left below `root`, leaving
+    alone the folders named in `skip` (other processes' directories, which they clean themselves)."""
     root = through_anchor(Path(root))
     if not root.is_dir():
         return []
-    stale = [p for p in root.rglob(f".*{TEMP_MARK}*") if p.name.startswith(".")]
+    stale = [p for p in root.rglob(f".*{TEMP_MARK}*")
+             if p.name.startswith(".") and not set(skip) & set(p.relative_to(root).parts[:-1])]  # fmt: skip
     for path in sorted(stale, key=lambda p: len(p.parts), reverse=True):
         if path.is_symlink() or not path.is_dir():
             path.unlink(missing_ok=True)

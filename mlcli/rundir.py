@@ -110,7 +110,9 @@ def claim_run_dir(path: Path, resume: bool, shared_with_workers: bool = False) -
         if not (path / CONFIG_FILE).is_file():
             raise UserError(f"{path}: not a run directory to resume (no {CONFIG_FILE})")
         lock_run_dir(path)
-        remove_stale_temps(path)
+        # a multi-worker chief's workers/worker-N are the other workers' own run directories, locked and
+        # cleaned by them: removing their temporaries here raced with their first writes
+        remove_stale_temps(path, skip=(WORKERS_DIR,))
         return path
     ignored = {LOCK_FILE} | ({WORKERS_DIR} if shared_with_workers else set())
     if path.exists() and not path.is_dir():

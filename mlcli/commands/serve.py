@@ -110,7 +110,7 @@ class Served:
         return requests.response(outputs, columnar)
 
 
-def handler_for(served: Served) -> type[BaseHTTPRequestHandler]:
+def handler_for(served: Served, max_body_bytes: int = MAX_BODY_BYTES) -> type[BaseHTTPRequestHandler]:
     base = f"/v1/models/{served.name}"
 
     class Handler(BaseHTTPRequestHandler):
@@ -154,9 +154,9 @@ def handler_for(served: Served) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._error(411, "a Content-Length header is needed")
                 return
-            if length > MAX_BODY_BYTES:
+            if length > max_body_bytes:
                 self.close_connection = True
-                self._error(413, f"the body is {length:,} bytes; the limit is {MAX_BODY_BYTES:,} "
+                self._error(413, f"the body is {length:,} bytes; the limit is {max_body_bytes:,} "
                             "(set MLCLI_SERVE_MAX_BYTES to allow more)")
                 return
             try:
@@ -176,11 +176,10 @@ def handler_for(served: Served) -> type[BaseHTTPRequestHandler]:
 def serve_command(run_dir: Path, host: str, port: int, checkpoint: str, name: str | None) -> None:
     import os
 
-    global MAX_BODY_BYTES
-    MAX_BODY_BYTES = int(os.environ.get("MLCLI_SERVE_MAX_BYTES", MAX_BODY_BYTES))
+    limit = int(os.environ.get("MLCLI_SERVE_MAX_BYTES", MAX_BODY_BYTES))
     served = Served(run_dir, checkpoint, name)
     try:
-        server = ThreadingHTTPServer((host, port), handler_for(served))
+        server = ThreadingHTTPServer((host, port), handler_for(served, limit))
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.daemon_threads = True
