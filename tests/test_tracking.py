@@ -64,3 +64,22 @@ def test_an_unreachable_tracker_is_exit_2_before_training_unless_best_effort(tmp
                              f"tracking.mlflow={{uri: '{nowhere}', best_effort: true}}",
                              "--set", "training.epochs=1")  # fmt: skip
     assert trained.returncode == 0 and "training without MLflow tracking" in trained.stderr, trained.stderr[-2000:]
+
+
+def test_a_sweep_is_a_parent_mlflow_run_with_its_trials_as_children(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = cli_subprocess("sweep", SMOKE / "mlp.yaml", "--trials", "2", "--sweep-dir", tmp_path / "s", "--quiet",
+                          "--set", f"tracking.mlflow={{uri: '{uri}', experiment: study}}", "--set", "training.epochs=1",
+                          "--param", "optimizer.learning_rate=choice(0.05, 0.01)")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("study").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2, [r.data.tags for r in runs]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert sorted(Path(c.data.tags["mlcli.run_dir"]).name for c in children) == ["trial-000", "trial-001"]
+    assert parents[0].info.status == "FINISHED" and "sweep.json" in {a.path for a in
+                                                                     client.list_artifacts(parents[0].info.run_id)}
