@@ -41,7 +41,7 @@ def train_and_evaluate(
     try:
         if strategy is not None:
             summary = custom_loop.train(
-                cfg, run_dir, strategy, device, resume=resume, quiet=quiet, is_chief=task_role()[0], wall=wall
+                cfg, run_dir, strategy, device, resume=resume, quiet=quiet, is_chief=chief, wall=wall
             )
         else:
             summary = fit.train(cfg, run_dir, device, resume=resume, quiet=quiet, wall=wall, extra_callbacks=callbacks)
