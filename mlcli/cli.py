@@ -488,7 +488,9 @@ def runs_compare(
              "  mlcli export RUN_DIR --format tflite --out model.tflite")  # fmt: skip
 def export(
     run_dir: RunDirArg,
-    format_: Annotated[str, typer.Option("--format", metavar="keras|saved_model|tflite", help="The format.")] = "keras",
+    format_: Annotated[
+        str, typer.Option("--format", metavar="keras|saved_model|tflite|onnx", help="The format.")
+    ] = "keras",
     out: Annotated[
         Path | None, typer.Option(metavar="PATH", help="Where to write it.  [default: RUN_DIR/export/...]")
     ] = None,

@@ -240,7 +240,9 @@ def test_mismatch_fails_with_exit_1_and_writes_nothing(runs, tmp_path: Path, mon
 
 
 def test_export_bad_input(runs, tmp_path: Path):
-    assert cli("export", runs["image"], "--format", "onnx").exit_code == 2
+    unknown = cli("export", runs["image"], "--format", "pmml")
+    assert unknown.exit_code == 2 and "choose one of keras, saved_model, tflite, onnx" in unknown.output
+    assert cli("export", runs["image"], "--format", "onnx", "--out", tmp_path / "m.keras").exit_code == 2  # suffix
     existing = tmp_path / "x.keras"
     existing.write_text("keep me")
     assert cli("export", runs["image"], "--format", "keras", "--out", existing).exit_code == 2

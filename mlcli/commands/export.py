@@ -3,7 +3,7 @@
 The exported model is the serving model `predict` uses (`mlcli.inference.serving`): raw inputs in
 (images of any size, strings, table columns by name, raw windows), the run's preprocessing inside,
 one named output out. It is written to a temporary path, reloaded with the format's own loader
-(`keras.models.load_model`, `tf.saved_model.load`, `tf.lite.Interpreter`) and compared with the
+(`keras.models.load_model`, `tf.saved_model.load`, `tf.lite.Interpreter`, `onnxruntime`) and compared with the
 checkpoint on a batch of real raw inputs; only a match within 1e-4 is moved into place.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from mlcli.commands import onnx_format
 from mlcli.data import load_dataset
 from mlcli.errors import MlcliError, UserError
 from mlcli.fileio import atomic_write, atomic_write_text
@@ -25,7 +26,8 @@ from mlcli.rundir import check_output
 from mlcli.spec import DataSpec
 from mlcli.tfenv import stderr_silenced
 
-FORMATS = {"keras": "model.keras", "saved_model": "saved_model", "tflite": "model.tflite"}
+FORMATS = {"keras": "model.keras", "saved_model": "saved_model", "tflite": "model.tflite", "onnx": "model.onnx"}
+TOKEN_FORMATS = ("tflite", "onnx")  # no string ops: text goes in as token ids
 TOLERANCE = 1e-4
 BATCH = 16
 
@@ -82,6 +84,8 @@ def _reload_outputs(fmt: str, path: Path, serving: Serving, batch: dict[str, np.
     if fmt == "saved_model":
         signature = tf.saved_model.load(str(path)).signatures["serving_default"]
         return np.asarray(signature(**_tensors(batch))[serving.output])
+    if fmt == "onnx":
+        return onnx_format.run(path, batch, serving.output)
     import warnings
 
     with warnings.catch_warnings(), stderr_silenced():
@@ -116,6 +120,10 @@ def _write(fmt: str, serving: Serving, path: Path) -> None:
         serving.model.save(path)
     elif fmt == "saved_model":
         _archive(serving, None).write_out(str(path), verbose=False)
+    elif fmt == "onnx":  # tf2onnx reads lookup tables from a SavedModel, not from a live function
+        source = path.parent / "onnx_source"
+        _archive(serving, None).write_out(str(source), verbose=False)
+        onnx_format.convert(source, "serve", path)
     else:  # a fixed batch of 1 gives the recurrent loops static shapes, so they lower to TFLite builtins
         source = path.parent / "tflite_source"
         _archive(serving, 1).write_out(str(source), verbose=False)
@@ -136,12 +144,12 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
         by_name = {t.name: t for t in serving.model.inputs}
         inputs = [{"name": n, "dtype": str(by_name[n].dtype), "shape": list(by_name[n].shape[1:]),
                    **({"column": columns[n]} if n in columns else {})} for n in serving.inputs]  # fmt: skip
-        usage = {}
+        usage = {"load": "onnxruntime.InferenceSession(path)"} if fmt == "onnx" else {}
     image = spec.input.images
     if image is not None:
         usage["images"] = (
             f"0-255 pixels, {image.channels} channel(s); "
-            + ("any size: resized inside the model to " if fmt != "tflite" else "at the model's size ")
+            + ("any size: resized inside the model to " if fmt not in TOKEN_FORMATS else "at the model's size ")
             + f"{image.size[0]}x{image.size[1]} (bilinear, antialiased, rounded)"
         )
     return {
@@ -153,7 +161,7 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
     }
 
 
-SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "saved_model": None}
+SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "onnx": (".onnx",), "saved_model": None}
 NOT_A_FOLDER = (".keras", ".tflite", ".h5", ".onnx", ".json")
 
 
@@ -164,7 +172,7 @@ def _check_out(fmt: str, out: Path, force: bool) -> None:
         raise UserError(f"{out}: a SavedModel is a folder; give a folder name without {out.suffix}")
     check_output(out, suffixes=SUFFIXES[fmt], force=force, folder=fmt == "saved_model")
     check_output(out.parent / f"{out.name}.json", force=force)
-    if fmt == "tflite":
+    if fmt in TOKEN_FORMATS:
         check_output(out.with_suffix(".vocab.txt"), force=force)
 
 
@@ -175,17 +183,20 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
     spec = run.spec
     out = Path(out) if out else Path(run_dir) / "export" / FORMATS[fmt]
     _check_out(fmt, out, force)
-    model = load_checkpoint(run, checkpoint)
     lite = fmt == "tflite"
+    tokens_only = fmt in TOKEN_FORMATS and spec.input.tokenizer() is not None
+    if fmt == "onnx":
+        onnx_format.require_converter()
+    model = load_checkpoint(run, checkpoint)
     if lite and spec.input.tflite_problem():
         raise UserError(f"--format tflite: {spec.input.tflite_problem()}")
-    serving = serving_model(model, spec, strings=not lite, any_size=not lite, fmt=fmt)
+    fixed = fmt in TOKEN_FORMATS  # neither has the antialiased resize: images at the model's size
+    serving = serving_model(model, spec, strings=not (lite or tokens_only), any_size=not fixed, fmt=fmt)
     batch = _as_inputs(sample_batch(run, model), serving)
-    tokens_only = lite and spec.input.tokenizer() is not None
     if tokens_only:
         batch = {"tokens": np.asarray(spec.input.preprocess(tf.constant(batch[spec.input.input_name])))}
     # the checkpoint wrapped with its preprocessing; a KerasHub task export is a rebuilt model, checked against it
-    reference = serving_model(model, spec, strings=not lite, any_size=not lite) if serving.hub_task else serving
+    reference = serving_model(model, spec, strings=not lite, any_size=not fixed) if serving.hub_task else serving
     expected = np.asarray(reference(_tensors(batch)))
     side = out.parent / f"{out.name}.json"
     measured: dict[str, float] = {}
@@ -219,7 +230,8 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
         if "vocabulary_file" in info["tokenizer"]:
             atomic_write_text(vocab, "\n".join(info["tokenizer"]["vocabulary"]) + "\n")
             where = f"{vocab} and {side.name}"
-        print(f"TFLite has no string ops without Flex: the model takes token ids; vocabulary in {where}")
+        why = "TFLite has no string ops without Flex" if lite else "ONNX has no TextVectorization"
+        print(f"{why}: the model takes token ids; vocabulary in {where}")
     print(
         f"exported {fmt} to {out} (inputs {', '.join(serving.inputs)}; output {serving.output!r}; described in "
         f"{side.name}); reloaded and matched the checkpoint on {len(expected)} real inputs (max difference {diff:.2g})"

@@ -82,17 +82,22 @@ class Served:
 
     def __init__(self, run_dir: Path, checkpoint: str, name: str | None):
         run = open_run(run_dir)
-        if run.spec.task == "generation":
-            raise UserError(f"{run_dir}: a GAN generator is not served yet; use `mlcli sample {run_dir}`")
         self.spec = run.spec
         self.name = name or run.cfg.name
-        self.serving = serving_model(load_checkpoint(run, checkpoint), run.spec)
+        model = load_checkpoint(run, checkpoint)
+        self.generator = run.spec.task == "generation"  # latents (and labels) in, pixels out
+        self.reads = "latent" if self.generator else run.spec.input.reads
+        self.latent_dim = model.latent_dim if self.generator else 0
+        self.num_classes = model.num_classes if self.generator else 0
+        self.serving = serving_model(model, run.spec)
         self.model = Batcher(self.serving)
         self.checkpoint = checkpoint
 
     def metadata(self) -> dict:
         spec = self.spec
-        inputs = [c.name for c in spec.input.columns] if spec.input.reads == "table" else [spec.input.input_name]
+        inputs = [c.name for c in spec.input.columns] if self.reads == "table" else [spec.input.input_name]
+        if self.generator:
+            inputs = self.serving.inputs
         return {
             "model_spec": {"name": self.name, "signature_name": "serving_default", "version": "1"},
             "metadata": {"signature_def": {"signature_def": {"serving_default": {
@@ -100,13 +105,18 @@ class Served:
                 "outputs": {self.serving.output: {"name": self.serving.output}},
                 "method_name": "tensorflow/serving/predict",
             }}}},
-            "mlcli": {"reads": spec.input.reads, "inputs": inputs, "output": self.serving.output,
-                      "class_names": spec.class_names if spec.classes else None, "checkpoint": self.checkpoint},
+            "mlcli": {"reads": self.reads, "inputs": inputs, "output": self.serving.output,
+                      "class_names": spec.class_names if spec.classes else None, "checkpoint": self.checkpoint,
+                      **({"latent_dim": self.latent_dim} if self.generator else {})},
         }  # fmt: skip
 
     def predict(self, body) -> dict:
-        rows, columnar = requests.instances_of(body, self.spec)
-        outputs = np.concatenate([self.model(b) for b in requests.batches(rows, self.spec)])
+        rows, columnar = requests.instances_of(body, self.spec, self.reads)
+        if self.generator:
+            batches = requests.latents(rows, self.latent_dim, self.num_classes)
+        else:
+            batches = requests.batches(rows, self.spec)
+        outputs = np.concatenate([self.model(b) for b in batches])
         return requests.response(outputs, columnar)
 
 
@@ -190,7 +200,7 @@ def serve_command(run_dir: Path, host: str, port: int, checkpoint: str, name: st
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     url = f"http://{host}:{server.server_address[1]}"
-    print(f"serving {served.name} ({served.spec.input.reads} in, {served.serving.output} out) at {url}", flush=True)
+    print(f"serving {served.name} ({served.reads} in, {served.serving.output} out) at {url}", flush=True)
     print(f"  POST {url}/v1/models/{served.name}:predict   a page to try it: {url}/", flush=True)
     server.serve_forever()
     server.server_close()

@@ -25,8 +25,9 @@ class BadRequest(ValueError):
     """A payload this run cannot read: answered with HTTP 400 and this message."""
 
 
-def instances_of(body: Any, spec: DataSpec) -> tuple[list, bool]:
-    """The instances of a request, and whether it was in the columnar (`inputs`) format."""
+def instances_of(body: Any, spec: DataSpec, reads: str | None = None) -> tuple[list, bool]:
+    """The instances of a request, and whether it was in the columnar (`inputs`) format.
+    `reads` is what the served model reads when it is not the data's kind ("latent" for a GAN generator)."""
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise BadRequest('the body must be a JSON object with either "instances" (a list) or "inputs"')
     if "instances" in body:
@@ -35,14 +36,14 @@ def instances_of(body: Any, spec: DataSpec) -> tuple[list, bool]:
             raise BadRequest('"instances" must be a non-empty list')
         columnar = False
     else:
-        rows, columnar = _columns_to_rows(body["inputs"], spec), True
+        rows, columnar = _columns_to_rows(body["inputs"], spec, reads or spec.input.reads), True
     if len(rows) > MAX_INSTANCES:
         raise BadRequest(f"{len(rows)} instances in one request; send at most {MAX_INSTANCES}")
     return rows, columnar
 
 
-def _columns_to_rows(inputs: Any, spec: DataSpec) -> list:
-    if isinstance(inputs, dict) and spec.input.reads == "table":
+def _columns_to_rows(inputs: Any, spec: DataSpec, reads: str) -> list:
+    if isinstance(inputs, dict) and (reads == "table" or (reads == "latent" and len(inputs) > 1)):
         lengths = {len(v) if isinstance(v, list) else -1 for v in inputs.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise BadRequest('"inputs": every column must be a list, all of one length')
@@ -50,7 +51,8 @@ def _columns_to_rows(inputs: Any, spec: DataSpec) -> list:
         return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)]
     if isinstance(inputs, dict):
         if len(inputs) != 1:
-            raise BadRequest(f'"inputs": this model has one input, {spec.input.input_name!r}')
+            name = "latent" if reads == "latent" else spec.input.input_name
+            raise BadRequest(f'"inputs": this model has one input, {name!r}')
         inputs = next(iter(inputs.values()))
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest('"inputs" must be a non-empty list (one entry per example)')
@@ -87,6 +89,33 @@ def batches(rows: list, spec: DataSpec) -> list[dict[str, np.ndarray]]:
     if not np.isfinite(array.astype(np.float64)).all():
         raise BadRequest("instances hold NaN or infinite values")
     return [{name: array}]
+
+
+def latents(rows: list, latent_dim: int, num_classes: int) -> list[dict[str, np.ndarray]]:
+    """A GAN generator's batch: each instance a latent vector, or `{"latent": [...], "label": class index}`
+    (a conditional GAN needs the label)."""
+    vectors, labels = [], []
+    for i, row in enumerate(rows):
+        row = row if isinstance(row, dict) else {"latent": row}
+        if set(row) - {"latent", "label"}:
+            raise BadRequest(f'instance {i}: a generator reads "latent" (and "label"); got {sorted(row)}')
+        try:
+            vector = np.array(row.get("latent"), dtype=np.float32)
+        except (ValueError, TypeError):
+            raise BadRequest(f"instance {i}: the latent must be {latent_dim} numbers") from None
+        if vector.shape != (latent_dim,) or not np.isfinite(vector).all():
+            raise BadRequest(f"instance {i}: the latent must be {latent_dim} finite numbers")
+        vectors.append(vector)
+        if num_classes:
+            label = row.get("label")
+            if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < num_classes:
+                top = num_classes - 1
+                raise BadRequest(f'instance {i}: a conditional generator needs "label", a class index 0-{top}')
+            labels.append(label)
+    batch = {"latent": np.stack(vectors)}
+    if num_classes:
+        batch["label"] = np.array(labels, dtype=np.int32)
+    return [batch]
 
 
 def _image(value: Any, index: int, spec: DataSpec) -> np.ndarray:

@@ -35,7 +35,7 @@ class NumericColumn(State):
         import keras
 
         missing = keras.ops.isnan(x)
-        filled = keras.ops.expand_dims(keras.ops.where(missing, self.impute, x), -1)
+        filled = keras.ops.expand_dims(keras.ops.where(missing, keras.ops.full_like(x, self.impute), x), -1)
         norm = keras.layers.Normalization(mean=[self.mean], variance=[self.variance], name=f"{self.key}_normalized")
         parts = [norm(filled)]
         if self.missing_indicator:
@@ -55,11 +55,12 @@ class CategoricalColumn(State):
         import keras
 
         missing = keras.layers.StringLookup(vocabulary=MISSING_SPELLINGS, name=f"{self.key}_missing")(x)
-        x = keras.ops.where(keras.ops.greater(missing, 0), "", x)  # every spelling of missing: one category
-        if self.encoding == "one_hot":  # unknown values share one out-of-vocabulary slot
-            name = f"{self.key}_lookup"
-            return [keras.layers.StringLookup(vocabulary=self.vocabulary, output_mode="one_hot", name=name)(x)]
+        missing = keras.ops.cast(keras.ops.greater(missing, 0), "int64")
         ids = keras.layers.StringLookup(vocabulary=self.vocabulary, name=f"{self.key}_lookup")(x)
+        empty = self.vocabulary.index("") + 1 if "" in self.vocabulary else 0
+        ids = ids + missing * (empty - ids)  # every spelling of missing: one category (no string ops but the lookups)
+        if self.encoding == "one_hot":  # unknown values share one out-of-vocabulary slot
+            return [keras.ops.one_hot(ids, len(self.vocabulary) + 1)]
         return [keras.layers.Embedding(len(self.vocabulary) + 1, self.embedding_dim, name=f"{self.key}_embedding")(ids)]
 
 
