@@ -141,6 +141,6 @@ def test_a_table_with_free_text_is_refused_naming_the_operation_and_the_issue(tm
     (fake / "__init__.py").write_text("raise ImportError('not installed')\n")
     import os
 
-    done = cli_subprocess("export", run, "--format", "onnx", "--out", tmp_path / "notes.onnx",
-                          env={"PYTHONPATH": f"{fake.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})  # fmt: skip
+    path = f"{fake.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    done = cli_subprocess("export", run, "--format", "onnx", "--out", tmp_path / "notes.onnx", env={"PYTHONPATH": path})
     assert done.returncode == 2 and "needs tf2onnx: pip install 'mlcli[onnx]'" in done.stderr, done.stderr
