@@ -8,7 +8,9 @@ those lines from outside, so throughput = samples × (N−1) / (end of epoch N �
 the same for all: training, validation and whatever the program writes per epoch. Sides alternate
 A B C, C B A, ...; ratios are per round, reported as median and min–max.
 
-python benchmarks/bench_vs_keras.py [--rounds 6] [--epochs 4] [--cases mnist-shaped,cifar-shaped]
+Each case runs at every batch size asked (default 32, Keras' default and the tutorials', and 128).
+
+python benchmarks/bench_vs_keras.py [--rounds 6] [--epochs 4] [--cases mnist-shaped,cifar-shaped] [--batch-sizes 32,128]
 """
 
 from __future__ import annotations
@@ -50,11 +52,16 @@ def machine_peak() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(cases: list[str], rounds: int, epochs: int) -> dict:
+def label(case: str, batch: int) -> str:
+    return f"{case}, batch {batch}"
+
+
+def measure(cases: list[str], rounds: int, epochs: int, batch_sizes: list[int]) -> dict:
     peaks = [machine_peak()]
     results = {}
-    for name in cases:
-        bench, seed, model = CASES[name]
+    for case, batch in [(c, b) for c in cases for b in batch_sizes]:
+        name = label(case, batch)
+        bench, seed, model = CASES[case]
         cfg = same_model(bench, seed)
         sizes: tuple[int, int] | None = None
         runs: dict[str, list] = {side: [] for side in SIDES}
@@ -63,13 +70,13 @@ def measure(cases: list[str], rounds: int, epochs: int) -> dict:
                 with tempfile.TemporaryDirectory() as tmp:
                     if side == "mlcli":
                         cmd = [sys.executable, "-m", "mlcli", "train", bench, "--run-dir", f"{tmp}/run",
-                               "--set", f"training.epochs={epochs}"]  # fmt: skip
+                               "--set", f"training.epochs={epochs}", "--set", f"data.batch_size={batch}"]  # fmt: skip
                     else:
                         if sizes is None:
                             raise SystemExit("the first side of the first round must be mlcli (it gives the splits)")
                         cmd = [sys.executable, f"benchmarks/baselines/{side}.py", "--model", model,
                                "--train", str(sizes[0]), "--val", str(sizes[1]), "--epochs", str(epochs),
-                               "--batch-size", str(cfg["data"]["batch_size"]), "--seed", str(cfg["seed"])]  # fmt: skip
+                               "--batch-size", str(batch), "--seed", str(cfg["seed"])]  # fmt: skip
                     result = timed(cmd)
                     if side == "mlcli":
                         sizes = split_sizes(Path(tmp) / "run")
@@ -78,6 +85,8 @@ def measure(cases: list[str], rounds: int, epochs: int) -> dict:
         rate = {s: [r.rate(sizes[0]) for r in runs[s]] for s in SIDES}
         wall = {s: [r.wall_s for r in runs[s]] for s in SIDES}
         results[name] = {
+            "case": case,
+            "batch_size": batch,
             "train_samples": sizes[0],
             "val_samples": sizes[1],
             "epochs": epochs,
@@ -92,8 +101,8 @@ def measure(cases: list[str], rounds: int, epochs: int) -> dict:
         print(name, json.dumps(results[name]["throughput_ratio"]), json.dumps(results[name]["wall_speedup"]))
     peaks.append(machine_peak())
     matmul = statistics.median(p["matmul_gflops"] for p in peaks)
-    for name in cases:
-        flops = peaks[0]["train_flops_per_sample"][CASES[name][2]]
+    for name in [n for n in results if n != "matmul_gflops_runs"]:
+        flops = peaks[0]["train_flops_per_sample"][CASES[results[name]["case"]][2]]
         achieved = {s: flops * results[name]["samples_per_s"][s]["median"] / 1e9 for s in SIDES}
         results[name]["efficiency"] = {
             "train_flops_per_sample": flops,
@@ -110,5 +119,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--batch-sizes", default="32,128")
     args = parser.parse_args()
-    record("vs_keras", measure(args.cases.split(","), args.rounds, args.epochs), rounds=args.rounds)
+    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    record("vs_keras", measure(args.cases.split(","), args.rounds, args.epochs, sizes), rounds=args.rounds)

@@ -27,6 +27,7 @@ from mlcli.training.callbacks.nan_guard import NanGuard
 from mlcli.training.callbacks.progress import EpochTimer, LearningRate, make_progress
 from mlcli.training.callbacks.resumable import ResumableEarlyStopping, ResumablePlateau
 from mlcli.training.callbacks.run_writer import RunWriter
+from mlcli.training.callbacks.tensorboard import EpochTensorBoard
 from mlcli.training.losses import make_loss, make_metrics
 from mlcli.training.optim import make_optimizer
 
@@ -172,7 +173,7 @@ def make_callbacks(
     callbacks: list = [timer, LearningRate(), guard, *stateful, writer]
     if t.tensorboard:
         log_dir = own_folder(Path(run_dir) / "tensorboard", ("train", "validation"))
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0))
+        callbacks.append(EpochTensorBoard(str(log_dir)))
     if spec.task == "generation":
         callbacks += [SampleGrid(run_dir, cfg.model.sample_every, seed=cfg.seed), CollapseWatch()]
     if progress:

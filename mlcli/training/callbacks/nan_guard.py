@@ -11,6 +11,10 @@ from mlcli.errors import TrainingFailed
 
 
 class NanGuard(keras.callbacks.Callback):
+    # Keras runs batch hooks in a thread when every callback allows it, so a step chunk's end does not
+    # wait for its logs; epoch ends wait for them, so a NaN still stops the run before its checkpoint.
+    async_safe = True
+
     def __init__(self):
         super().__init__()
         self.epoch = 0

@@ -118,6 +118,8 @@ class PlainProgress(keras.callbacks.Callback):
 class RichProgress(keras.callbacks.Callback):
     """An epoch bar and a step bar with labelled elapsed/left times, live loss/metrics and samples/s."""
 
+    async_safe = True  # Rich's Progress takes its own lock; see NanGuard
+
     def __init__(self, console: Console | None = None, batch_size: int = 0, total_epochs: int | None = None,
                  writer=None):  # fmt: skip
         super().__init__()
