@@ -217,6 +217,19 @@ def atomic_copy(source: Path, target: Path) -> None:
     atomic_write(Path(target), lambda tmp: shutil.copyfile(source, tmp))
 
 
+def atomic_link(source: Path, target: Path) -> None:
+    """`target` replaced atomically by a hard link to the (durable) `source`: the same bytes without
+    copying them; a copy where the filesystem has no hard links or `source` is on another one."""
+
+    def link(tmp: Path) -> None:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    atomic_write(Path(target), link)
+
+
 def own_folder(path: Path, subfolders: tuple[str, ...] = ()) -> Path:
     """A folder below a held run directory for a library that writes files by name (TensorBoard): made
     here, with its `subfolders`, writable by this user alone (so nobody can swap a name inside it),

@@ -34,6 +34,28 @@ def test_atomic_write_failure_keeps_old_content_and_no_temp(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
 
 
+def test_atomic_link_shares_the_bytes_and_falls_back_to_a_copy(tmp_path: Path, monkeypatch):
+    source, target = tmp_path / "epoch" / "model.keras", tmp_path / "checkpoints" / "last.keras"
+    source.parent.mkdir()
+    source.write_bytes(b"committed")
+    target.parent.mkdir()
+    target.write_bytes(b"older")
+    fileio.atomic_link(source, target)
+    assert target.samefile(source) and target.read_bytes() == b"committed"
+    source.unlink()  # a pruned backup: the link keeps its bytes
+    assert target.read_bytes() == b"committed"
+    other = tmp_path / "other.keras"
+    other.write_bytes(b"newer")
+
+    def no_links(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(fileio.os, "link", no_links)
+    fileio.atomic_link(other, target)
+    assert target.read_bytes() == b"newer" and not target.samefile(other)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["last.keras"]
+
+
 def test_existing_run_dir_is_refused_without_resume(tmp_path: Path):
     run = tmp_path / "run"
     run.mkdir()

@@ -72,6 +72,8 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
     for which in ("best", "last"):
         model = load(run / "checkpoints" / f"{which}.keras")
         assert model.count_params() == summary["params"]
+    # last.keras is the committed epoch's model itself (a hard link: no second copy written)
+    assert (run / "checkpoints/last.keras").samefile(run / "backup/epoch-000002/model.keras")
 
 
 @pytest.fixture(scope="module")

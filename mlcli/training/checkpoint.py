@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from mlcli.fileio import atomic_copy, atomic_write, fsync_dir, remove_tree
+from mlcli.fileio import atomic_link, atomic_write, fsync_dir, remove_tree
 from mlcli.rundir import BACKUP_DIR, CHECKPOINTS, backup_dirs, epochs_saved, read_state, write_metrics
 
 KEEP = 2
@@ -116,10 +116,10 @@ def publish(run_dir: Path, state: dict, improved: bool) -> None:
     run_dir = Path(run_dir)
     folder = Path(state["_dir"]) if "_dir" in state else run_dir / BACKUP_DIR / f"epoch-{int(state['epoch']):06d}"
     checkpoints = run_dir / CHECKPOINTS
-    if improved:
-        atomic_copy(folder / MODEL, checkpoints / "best.keras")
+    if improved:  # hard links to the committed epoch's model: mlcli never writes a file in place
+        atomic_link(folder / MODEL, checkpoints / "best.keras")
         crash_point("after_best", int(state["epoch"]))
-    atomic_copy(folder / MODEL, checkpoints / "last.keras")
+    atomic_link(folder / MODEL, checkpoints / "last.keras")
     crash_point("after_last", int(state["epoch"]))
     write_metrics(run_dir, state["rows"])
     crash_point("after_metrics", int(state["epoch"]))
