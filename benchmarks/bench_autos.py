@@ -4,11 +4,12 @@
 - `training.steps_per_execution`: 1, 8 and 32 (the CPU `auto` is 8: it was 32 until this table).
 - threads: TensorFlow's defaults against one inter-op thread (TF_NUM_INTEROP_THREADS=1).
 - oneDNN: mlcli sets TF_ENABLE_ONEDNN_OPTS=1 unless the environment says otherwise; against =0.
+- `training.mixed_precision`: float32 (the CPU `auto`) against mixed_bfloat16.
 Each setting is its own section of results.json (`autos:SETTING`), so one can be remeasured alone.
 Each variant is a separate `mlcli train` process, timed from outside as in bench_vs_keras.py; variants
 alternate A B C, C B A, ...; ratios to the current `auto` are per round, median and min–max.
 
-python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads,oneDNN]
+python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads,oneDNN,mixed_precision]
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ SETTINGS = {
     },
     "threads": {"TensorFlow defaults (auto)": ([], {}), "inter_op=1": ([], {"TF_NUM_INTEROP_THREADS": "1"})},
     "oneDNN": {"forced on (mlcli)": ([], {}), "TF_ENABLE_ONEDNN_OPTS=0": ([], {"TF_ENABLE_ONEDNN_OPTS": "0"})},
+    "mixed_precision": {  # bfloat16 compute: fast only on CPUs with AMX or AVX512_BF16 (oneDNN's bf16 kernels)
+        "float32 (auto on CPU)": (["training.mixed_precision=false"], {}),
+        "mixed_bfloat16": (["training.mixed_precision=true"], {}),
+    },
 }
 
 
