@@ -9,7 +9,8 @@ Each setting is its own section of results.json (`autos:SETTING`), so one can be
 Each variant is a separate `mlcli train` process, timed from outside as in bench_vs_keras.py; variants
 alternate A B C, C B A, ...; ratios to the current `auto` are per round, median and min–max.
 
-python benchmarks/bench_autos.py [--rounds 3] [--epochs 3] [--only jit_compile,steps_per_execution,threads,oneDNN,mixed_precision]
+python benchmarks/bench_autos.py [--rounds 3] [--epochs 3]
+    [--only jit_compile,steps_per_execution,threads,oneDNN,mixed_precision]
 """
 
 from __future__ import annotations
