@@ -21,7 +21,8 @@ def test_a_killed_and_resumed_run_is_one_mlflow_run_with_every_epoch_once(tmp_pa
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["--set", f"tracking.mlflow={{uri: '{uri}', experiment: smoke}}", "--set", "training.epochs=3"]
+    args = ["--set", f"tracking.mlflow={{uri: '{uri}', experiment: smoke}}", "--set", "training.epochs=3",
+            "--set", "training.plots=true"]
     run = tmp_path / "run"
     # killed after epoch 2 is committed and its metrics row written, before MLflow heard of it
     killed = cli_subprocess("train", SMOKE / "mlp.yaml", "--run-dir", run, "--quiet", *args,

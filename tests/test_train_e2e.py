@@ -43,7 +43,8 @@ def load_compiled(path: Path):
 def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
     """With `seed: 0`, the seed users type most (it once failed every training in the shuffle)."""
     run = tmp_path / name
-    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet", "--set", "seed=0")
+    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet", "--set", "seed=0",
+                 "--set", "training.plots=true")  # the default (smoke configs turn plots off for speed)
     assert result.exit_code == 0, result.output
     for item in (
         "config.yaml",
@@ -79,13 +80,26 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
 @pytest.fixture(scope="module")
 def trained_cnn(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("cnn") / "run"
-    result = cli("train", SMOKE / "cnn.yaml", "--run-dir", run, "--quiet", "--set", "training.epochs=3")
+    result = cli("train", SMOKE / "cnn.yaml", "--run-dir", run, "--quiet", "--set", "training.epochs=3",
+                 "--set", "training.tensorboard=true")  # fmt: skip
     assert result.exit_code == 0, result.output
     return run
 
 
 def test_tensorboard_logs_written(trained_cnn: Path):
-    assert list((trained_cnn / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    """One scalar per epoch (and none per step: mlcli's TensorBoard logs at epoch ends only), equal to
+    metrics.csv, read back with TensorFlow's own event reader."""
+    import tensorflow as tf
+
+    (events,) = (trained_cnn / "tensorboard" / "train").glob("events.out.tfevents.*")
+    logged: dict[str, list] = {}
+    for event in tf.compat.v1.train.summary_iterator(str(events)):
+        for value in event.summary.value:
+            logged.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+    assert not [tag for tag in logged if tag.startswith("batch_")]
+    rows = metrics_rows(trained_cnn)
+    assert [step for step, _ in logged["epoch_loss"]] == [0, 1, 2]
+    assert [v for _, v in logged["epoch_loss"]] == pytest.approx([float(r["loss"]) for r in rows], rel=1e-5)
 
 
 def test_evaluate_json_matches_summary(trained_cnn: Path):
