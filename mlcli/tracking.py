@@ -48,12 +48,13 @@ class MlflowRun:
         settings = cfg.tracking.mlflow
         self.run_dir = Path(run_dir)
         self.best_effort = bool(settings and settings.best_effort)
-        self.uri = (settings and settings.uri) or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+        self.uri = absolute((settings and settings.uri) or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI)
         try:
             import mlflow  # noqa: F401
             from mlflow.tracking import MlflowClient
         except ImportError:
             raise UserError("tracking.mlflow needs MLflow: pip install 'mlcli[mlflow]' (or mlflow-skinny)") from None
+        quiet_mlflow()
         # fail within seconds, not after MLflow's minutes of retries, when a server cannot be reached
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -171,6 +172,33 @@ def _uri(cfg: Any) -> str:
     return (cfg.tracking.mlflow and cfg.tracking.mlflow.uri) or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
 
 
+def absolute(uri: str) -> str:
+    """A relative SQLite path made absolute where training starts, so `--resume` from another folder
+    finds the same store (mlflow.json keeps the URI)."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def quiet_mlflow() -> None:
+    """MLflow's and its database layer's own log lines (table creation at INFO, each failed call's
+    traceback at ERROR) would bury the training's output; mlcli says what failed in one line."""
+    import logging
+
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+_warned: set[str] = set()
+
+
 def warn_and_continue(what: str, exc: Exception) -> None:
-    """Tracking never stops a training that has started: a failed log is a warning."""
-    print(f"warning: MLflow {what} failed ({type(exc).__name__}: {str(exc)[:200]}); training goes on", file=sys.stderr)
+    """Tracking never stops a training that has started: a failed log is a warning, once per kind."""
+    if what in _warned:
+        return
+    _warned.add(what)
+    reason = " ".join(str(exc).split())
+    reason = reason if len(reason) <= 300 else reason[:297] + "..."
+    print(f"warning: MLflow {what} failed ({type(exc).__name__}: {reason}); training goes on without it "
+          "(this warning is not repeated)", file=sys.stderr)  # fmt: skip

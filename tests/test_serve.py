@@ -135,6 +135,25 @@ def test_text_and_table_runs_answer_as_predict_does(tmp_path: Path):
         assert code == 200 and np.allclose(body["predictions"], expected[:1], atol=2e-6), body
         code, body = server.post({"instances": [3]})
         assert code == 400 and "this run reads text" in body["error"]
+        code, body = server.post({"instances": ["\ud800"]})  # valid JSON, not valid Unicode
+        assert code == 400 and "not valid Unicode" in body["error"], body
+        code, body = server.post(b"[" * 100_000)
+        assert code == 400 and "nested too deeply" in body["error"], body
+        # a request still arriving when SIGTERM comes is answered before the server exits
+        body = json.dumps({"instances": texts}).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+            conn.sendall(b"POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])  # fmt: skip
+            time.sleep(0.5)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            conn.sendall(body[10:])
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        head, _, payload = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), reply[:300]
+        assert np.allclose(json.loads(payload)["predictions"], expected, atol=2e-6)
     finally:
         assert server.stop()[0] == 0
     _table_csv(tmp_path / "table.csv")

@@ -76,29 +76,37 @@ def test_an_image_dropped_on_the_page_shows_predicts_top_class(tmp_path: Path, b
 
 
 @needs_browser
-def test_a_gan_page_draws_a_grid_and_its_api_answers_the_generators_pixels(tmp_path: Path, browser):
+def test_a_conditional_gan_page_draws_a_grid_of_the_chosen_class_as_the_generator_does(tmp_path: Path, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     result = cli("train", SMOKE / "gan.yaml", "--run-dir", tmp_path / "gan", "--quiet",
-                 "--set", "training.epochs=1")  # fmt: skip
+                 "--set", "training.epochs=1", "--set", "model.conditional=true")  # fmt: skip
     assert result.exit_code == 0, result.output
     server = Server(tmp_path / "gan")
     try:
         meta = server.get("/v1/models/m/metadata")["mlcli"]
         assert meta["reads"] == "latent" and meta["output"] == "pixels" and meta["latent_dim"] == 16
+        assert meta["inputs"] == ["latent", "label"] and meta["class_names"] == [str(d) for d in range(10)]
         z = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
-        code, body = server.post({"instances": z.tolist()})
+        labels = [3, 0, 9]
+        code, body = server.post({"instances": [{"latent": v, "label": k} for v, k in zip(z.tolist(), labels)]})
         assert code == 200, body
         import keras
 
         gan = keras.models.load_model(tmp_path / "gan" / "checkpoints" / "best.keras")
-        own = np.asarray(gan.generator(z, training=False)) * 127.5 + 127.5  # the checkpoint, by hand
+        own = np.asarray(gan.generator([z, np.array(labels)], training=False)) * 127.5 + 127.5  # by hand
         np.testing.assert_allclose(np.array(body["predictions"]), own, atol=1e-3)
-        code, body = server.post({"instances": [[1.0] * 15]})
+        code, body = server.post({"instances": [[1.0] * 16]})
+        assert code == 400 and 'needs "label"' in body["error"], body
+        code, body = server.post({"instances": [{"latent": [1.0] * 15, "label": 1}]})
         assert code == 400 and "16 finite numbers" in body["error"], body
 
         browser.get(f"http://127.0.0.1:{server.port}/")
         wait_for(browser, "#about", lambda e: e.text.startswith("Reads latent"))
+        choice = Select(browser.find_element(By.ID, "label"))
+        assert [o.text for o in choice.options] == [str(d) for d in range(10)]
+        choice.select_by_visible_text("7")
         browser.find_element(By.ID, "go").click()
         canvases = wait_for(browser, "#grid canvas", lambda e: True)
         assert len(canvases) == 16

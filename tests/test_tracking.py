@@ -84,3 +84,17 @@ def test_a_sweep_is_a_parent_mlflow_run_with_its_trials_as_children(tmp_path: Pa
     assert sorted(Path(c.data.tags["mlcli.run_dir"]).name for c in children) == ["trial-000", "trial-001"]
     assert parents[0].info.status == "FINISHED" and "sweep.json" in {a.path for a in
                                                                      client.list_artifacts(parents[0].info.run_id)}
+
+
+def test_a_relative_sqlite_store_is_pinned_where_training_started_and_failures_warn_once(tmp_path, monkeypatch, capsys):
+    from mlcli import tracking
+
+    monkeypatch.chdir(tmp_path)
+    assert tracking.absolute("sqlite:///mlruns.db") == f"sqlite:///{tmp_path.resolve() / 'mlruns.db'}"
+    assert tracking.absolute("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
+    assert tracking.absolute("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    monkeypatch.setattr(tracking, "_warned", set())
+    for _ in range(3):
+        tracking.warn_and_continue("epoch logging", OSError("database disk image is malformed\n[SQL: INSERT ...]"))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "database disk image is malformed [SQL: INSERT ...]" in lines[0]

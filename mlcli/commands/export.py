@@ -145,7 +145,7 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
         inputs = [{"name": n, "dtype": str(by_name[n].dtype), "shape": list(by_name[n].shape[1:]),
                    **({"column": columns[n]} if n in columns else {})} for n in serving.inputs]  # fmt: skip
         usage = {"load": "onnxruntime.InferenceSession(path)"} if fmt == "onnx" else {}
-    image = spec.input.images
+    image = spec.input.images if spec.task != "generation" else None  # a generator reads latents, not images
     if image is not None:
         usage["images"] = (
             f"0-255 pixels, {image.channels} channel(s); "
@@ -161,6 +161,12 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
     }
 
 
+# what Keras' TextVectorization does, for a client without TensorFlow (keras/src/layers/preprocessing)
+STANDARDIZE_MEANS = {
+    "lower": "tf.strings.lower: ASCII capitals only (É, Ж, Σ stay as they are)",
+    "strip_punctuation": "removes each match of the regex [!\"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~']",
+    "order": "lower, then strip; then split on whitespace runs",
+}
 SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "onnx": (".onnx",), "saved_model": None}
 NOT_A_FOLDER = (".keras", ".tflite", ".h5", ".onnx", ".json")
 
@@ -221,7 +227,10 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
         tokens = spec.input.vocabulary[2:]  # without padding and [UNK]: TextVectorization adds them back
         info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary": tokens,
                              "how": "keras.layers.TextVectorization(vocabulary=<vocabulary, or the file>, "
-                                    "output_sequence_length=..., split=..., standardize=...)"}  # fmt: skip
+                                    "output_sequence_length=..., split=..., standardize=...)",
+                             "ids": "0 pads to output_sequence_length, 1 is a word not in the vocabulary, "
+                                    "vocabulary[i] is id i + 2",
+                             "standardize_means": STANDARDIZE_MEANS}  # fmt: skip
         if not any("\n" in t or "\r" in t for t in tokens):  # one token per line, as Keras reads the file
             info["tokenizer"]["vocabulary_file"] = vocab.name
     atomic_write_text(side, json.dumps(info, indent=1, ensure_ascii=False) + "\n")

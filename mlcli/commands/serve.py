@@ -106,8 +106,8 @@ class Served:
                 "method_name": "tensorflow/serving/predict",
             }}}},
             "mlcli": {"reads": self.reads, "inputs": inputs, "output": self.serving.output,
-                      "class_names": spec.class_names if spec.classes else None, "checkpoint": self.checkpoint,
-                      **({"latent_dim": self.latent_dim} if self.generator else {})},
+                      "class_names": spec.class_names or None, "checkpoint": self.checkpoint,
+                      **({"latent_dim": self.latent_dim, "num_classes": self.num_classes} if self.generator else {})},
         }  # fmt: skip
 
     def predict(self, body) -> dict:
@@ -126,6 +126,7 @@ def handler_for(served: Served, max_body_bytes: int = MAX_BODY_BYTES) -> type[Ba
     class Handler(BaseHTTPRequestHandler):
         server_version = "mlcli-serve"
         protocol_version = "HTTP/1.1"
+        timeout = 10  # an idle keep-alive connection is closed, so a SIGTERM's wait for handlers is bounded
 
         def log_message(self, format: str, *args) -> None:  # one line per request, on stderr
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -162,7 +163,8 @@ def handler_for(served: Served, max_body_bytes: int = MAX_BODY_BYTES) -> type[Ba
             try:
                 length = int(self.headers.get("Content-Length", ""))
             except ValueError:
-                self._error(411, "a Content-Length header is needed")
+                self.close_connection = True  # the body (chunked, say) is not read: it must not be parsed as a request
+                self._error(411, "a Content-Length header is needed (chunked bodies are not read)")
                 return
             if length > max_body_bytes:
                 self.close_connection = True
@@ -171,9 +173,18 @@ def handler_for(served: Served, max_body_bytes: int = MAX_BODY_BYTES) -> type[Ba
                 return
             try:
                 body = json.loads(self.rfile.read(length).decode("utf-8"))
-                self._send(200, served.predict(body))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 self._error(400, f"the body is not JSON: {exc}")
+                return
+            except RecursionError:
+                self._error(400, "the body is JSON nested too deeply")
+                return
+            try:
+                self._send(200, served.predict(body))
+            except RecursionError:
+                self._error(400, "an instance is nested too deeply")
+            except UnicodeEncodeError:
+                self._error(400, "a string holds an unpaired UTF-16 surrogate (not valid Unicode text)")
             except requests.BadRequest as exc:
                 self._error(400, str(exc))
             except Exception as exc:  # never a traceback to the client; the log has the type
@@ -192,7 +203,9 @@ def serve_command(run_dir: Path, host: str, port: int, checkpoint: str, name: st
         server = ThreadingHTTPServer((host, port), handler_for(served, limit))
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server.daemon_threads = True
+    # handler threads are joined at exit (server_close), so requests in flight at a SIGTERM are answered
+    server.daemon_threads = False
+    server.block_on_close = True
 
     def stop(signum, frame) -> None:  # SIGTERM / SIGINT: finish the requests in flight, then exit 0
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -78,6 +78,8 @@ def batches(rows: list, spec: DataSpec) -> list[dict[str, np.ndarray]]:
         bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
         if bad:
             raise BadRequest(f"instance {bad[0]}: this run reads text; send a string")
+        for i, v in enumerate(values):
+            _unicode(v, f"instance {i}")
         return [{name: np.array(values, dtype=str)}]
     try:
         array = np.array(values, dtype=np.float32 if reads == "series" else spec.input.dtype)
@@ -156,11 +158,22 @@ def _table(rows: list, spec: DataSpec) -> dict[str, np.ndarray]:
         if extra:
             raise BadRequest(f"instance {i}: unknown column(s) {', '.join(map(repr, extra))}; the model reads {names}")
     columns = [tuple("" if r.get(n) is None else str(r[n]) for r in rows) for n in names]
+    for name, values in zip(names, columns):
+        for i, v in enumerate(values):
+            _unicode(v, f"instance {i}, column {name!r}")
     try:
         table = typed_table(names, columns, {c.name: c.type for c in spec.input.columns}, "request")
     except Exception as exc:  # a UserError naming the column and value
         raise BadRequest(str(exc)) from None
     return model_batch(table)
+
+
+def _unicode(text: str, where: str) -> None:
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"), which are not text TensorFlow can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{where}: not valid Unicode (an unpaired surrogate)") from None
 
 
 def response(outputs: np.ndarray, columnar: bool) -> dict:
