@@ -107,9 +107,11 @@ class MlflowRun:
         self.sync_epochs()
         summary_path = self.run_dir / "summary.json"
         if summary_path.is_file():
-            test = json.loads(summary_path.read_text()).get("test") or {}
-            now = int(time.time() * 1000)
-            metrics = [Metric(f"test_{k}", float(v), now, 0) for k, v in test.items() if _number(v) and k != "samples"]
+            summary = json.loads(summary_path.read_text())
+            test, step = summary.get("test") or {}, int(summary.get("final_epoch") or 0)
+            now = int(time.time() * 1000)  # at the epoch they score: a resume with more epochs adds a point
+            scored = {k: v for k, v in test.items() if _number(v) and k != "samples"}
+            metrics = [Metric(f"test_{k}", float(v), now, step) for k, v in scored.items()]
             if metrics:
                 self.client.log_batch(self.run_id, metrics=metrics)
         for name in ARTIFACTS:

@@ -90,13 +90,23 @@ def test_an_image_run_answers_tf_serving_requests_as_predict_does(tmp_path: Path
     run = train(tmp_path, "shapes", f"{{source: image_folder, path: '{tmp_path / 'images'}', image_size: [12, 16], "
                 "batch_size: 4}", "{type: cnn, blocks: [{filters: 4}]}")  # fmt: skip
     expected = predicted(run, tmp_path, *map(str, files[:4]))
-    server = Server(run, env={"MLCLI_SERVE_MAX_BYTES": "200000"})
+    bad_name = subprocess.run([*MLCLI, "serve", str(run), "--name", 'x"</script>'], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+    assert bad_name.returncode == 2 and "use letters, digits" in bad_name.stderr, bad_name.stderr
+    server = Server(run, env={"MLCLI_SERVE_MAX_BYTES": "200000", "MLCLI_SERVE_MAX_PIXELS": "5000"})
     try:
         status = server.get("/v1/models/m")["model_version_status"][0]
         assert status["state"] == "AVAILABLE"
         meta = server.get("/v1/models/m/metadata")
         assert meta["mlcli"]["class_names"] == json.loads((run / "data_spec.json").read_text())["class_names"]
         images = [{"b64": base64.b64encode(f.read_bytes()).decode()} for f in files[:4]]  # each at its own size
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (100, 80)).save(buffer, "PNG")
+        big_png = base64.b64encode(buffer.getvalue()).decode()
         code, body = server.post({"instances": images})
         assert code == 200, body
         np.testing.assert_allclose(body["predictions"], expected, atol=2e-6)
@@ -109,6 +119,7 @@ def test_an_image_run_answers_tf_serving_requests_as_predict_does(tmp_path: Path
             ({"instances": [{"b64": "@@@"}]}, 'instance 0: "b64" is not base64'),
             ({"instances": [{"b64": base64.b64encode(b"GIF89a broken").decode()}]}, "not an image TensorFlow"),
             ({"instances": [[[1, 2], [3, 4]]]}, "this run takes (height, width, 3)"),
+            ({"instances": [{"b64": big_png}]}, "a 100x80 image (8,000 pixels) is above the limit of 5,000"),
             ({"rows": []}, 'either "instances" (a list) or "inputs"'),
             (b"x" * 300_000, "the limit is 200,000"),
         ):

@@ -44,6 +44,7 @@ def test_a_killed_and_resumed_run_is_one_mlflow_run_with_every_epoch_once(tmp_pa
     params = found.data.params
     assert params["optimizer.learning_rate"] == "0.05" and params["model.layers"] == "[16]" and params["seed"] == "7"
     assert "test_mae" in found.data.metrics
+    assert [m.step for m in client.get_metric_history(found.info.run_id, "test_mae")] == [3]  # the epoch it scores
     artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"config.yaml", "summary.json", "metrics.csv", "data_spec.json", "checkpoints", "plots"} <= artifacts
     assert [a.path for a in client.list_artifacts(found.info.run_id, "checkpoints")] == ["checkpoints/best.keras"]
@@ -84,6 +85,7 @@ def test_a_sweep_is_a_parent_mlflow_run_with_its_trials_as_children(tmp_path: Pa
     assert sorted(Path(c.data.tags["mlcli.run_dir"]).name for c in children) == ["trial-000", "trial-001"]
     assert parents[0].info.status == "FINISHED" and "sweep.json" in {a.path for a in
                                                                      client.list_artifacts(parents[0].info.run_id)}
+    assert parents[0].data.tags["mlcli.status"] == "completed"
 
 
 def test_a_relative_sqlite_store_is_pinned_where_training_started_and_failures_warn_once(tmp_path, monkeypatch, capsys):

@@ -156,7 +156,7 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
         "format": fmt,
         "inputs": inputs,
         "output": serving.output,
-        "classes": spec.class_names if spec.classes else None,
+        "classes": spec.class_names or None,  # a conditional GAN's labels too
         **usage,
     }
 
@@ -219,7 +219,13 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
             )
         measured["diff"] = diff
 
-    atomic_write(out, write_verified)
+    made_folder = not out.parent.exists()
+    try:
+        atomic_write(out, write_verified)
+    except BaseException:
+        if made_folder and out.parent.is_dir() and not any(out.parent.iterdir()):
+            out.parent.rmdir()  # a refused export leaves nothing, not even RUN_DIR/export/
+        raise
     diff = measured["diff"]
     info = _side_file(fmt, serving, spec)
     if tokens_only:  # what a client needs to turn text into the token ids this file takes

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import sys
 import threading
@@ -198,6 +199,8 @@ def serve_command(run_dir: Path, host: str, port: int, checkpoint: str, name: st
     import os
 
     limit = int(os.environ.get("MLCLI_SERVE_MAX_BYTES", MAX_BODY_BYTES))
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise UserError(f"--name {name!r}: use letters, digits, '.', '_' and '-' (it is part of every URL)")
     served = Served(run_dir, checkpoint, name)
     try:
         server = ThreadingHTTPServer((host, port), handler_for(served, limit))

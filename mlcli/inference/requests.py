@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from mlcli.data.table import model_batch, typed_table
 from mlcli.spec import DataSpec
 
 MAX_INSTANCES = 4096
+MAX_PIXELS = int(os.environ.get("MLCLI_SERVE_MAX_PIXELS", 25_000_000))  # a 25-megapixel photo; decoded: 300 MB
 
 
 class BadRequest(ValueError):
@@ -128,9 +130,11 @@ def _image(value: Any, index: int, spec: DataSpec) -> np.ndarray:
     if isinstance(value, dict) and set(value) == {"b64"}:
         try:
             data = base64.b64decode(value["b64"], validate=True)
-            pixels = tf.io.decode_image(data, channels=channels, expand_animations=False).numpy()
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, TypeError):
             raise BadRequest(f'instance {index}: "b64" is not base64') from None
+        _check_size(data, index)
+        try:
+            pixels = tf.io.decode_image(data, channels=channels, expand_animations=False).numpy()
         except tf.errors.OpError:
             raise BadRequest(f"instance {index}: not an image TensorFlow can decode (PNG, JPEG, GIF, BMP)") from None
         return pixels.astype(np.float32)
@@ -166,6 +170,22 @@ def _table(rows: list, spec: DataSpec) -> dict[str, np.ndarray]:
     except Exception as exc:  # a UserError naming the column and value
         raise BadRequest(str(exc)) from None
     return model_batch(table)
+
+
+def _check_size(data: bytes, index: int) -> None:
+    """A few hundred KB of PNG can decode to gigabytes: the header's size is checked before decoding."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return  # TensorFlow's decoder gives the reason
+    if width * height > MAX_PIXELS:
+        raise BadRequest(f"instance {index}: a {width}x{height} image ({width * height:,} pixels) is above the "
+                         f"limit of {MAX_PIXELS:,} (MLCLI_SERVE_MAX_PIXELS)")  # fmt: skip
 
 
 def _unicode(text: str, where: str) -> None:

@@ -234,5 +234,6 @@ def run_sweep(p: SweepPlan, jobs: int, quiet: bool) -> dict:
         if parent is not None:
             with contextlib.suppress(Exception):  # the study is what counts; MLflow mirrors it
                 parent.client.log_artifact(parent.run_id, str(p.sweep_dir / "sweep.json"))
+                parent.client.set_tag(parent.run_id, "mlcli.status", "completed")
                 parent.client.set_terminated(parent.run_id, "FINISHED")
     return report
