@@ -213,10 +213,6 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def atomic_copy(source: Path, target: Path) -> None:
-    atomic_write(Path(target), lambda tmp: shutil.copyfile(source, tmp))
-
-
 def atomic_link(source: Path, target: Path) -> None:
     """`target` replaced atomically by a hard link to the (durable) `source`: the same bytes without
     copying them; a copy where the filesystem has no hard links or `source` is on another one."""
