@@ -66,7 +66,7 @@ def onednn() -> str | None:
 
 
 # Keras imports these at start-up when they are installed, for its scikit-learn wrappers, DataFrame
-# inputs and image-gallery plots, none of which mlcli calls: 1.1 s of the 4.4 s start (python -X importtime).
+# inputs and image-gallery plots, none of which mlcli calls (python -X importtime shows their cost).
 # Hidden only while Keras starts; mlcli's own plots import matplotlib afterwards as usual.
 NOT_FOR_KERAS_START = ("sklearn", "pandas", "matplotlib")
 

@@ -184,8 +184,6 @@ def handler_for(served: Served, max_body_bytes: int = MAX_BODY_BYTES) -> type[Ba
                 self._send(200, served.predict(body))
             except RecursionError:
                 self._error(400, "an instance is nested too deeply")
-            except UnicodeEncodeError:
-                self._error(400, "a string holds an unpaired UTF-16 surrogate (not valid Unicode text)")
             except requests.BadRequest as exc:
                 self._error(400, str(exc))
             except Exception as exc:  # never a traceback to the client; the log has the type
