@@ -223,6 +223,15 @@ def serve(section: dict) -> list[str]:
     return lines
 
 
+def suite(section: dict) -> list[str]:
+    lines = ["| step, fresh clone | seconds | exit codes | pytest's last line |", "| --- | --- | --- | --- |"]
+    for step, r in section["results"].items():
+        summaries = "; ".join(r.get("summaries", [])) or "—"
+        codes = ", ".join(map(str, r.get("exit_codes", []))) or "—"
+        lines.append(f"| {step} | {spread(r['seconds'])} | {codes} | {summaries} |")
+    return lines
+
+
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
     "epoch_writes": ("What mlcli writes at every epoch end", epoch_writes),
@@ -235,6 +244,7 @@ SECTIONS = {  # results.json section -> (title, renderer)
     "real_data": ("Real data against scikit-learn on the same split (`bench_real_data.py`)", real_data),
     "evaluate_vs_predict": ("Scoring speed: `evaluate` against `predict` on an LSTM text model", evaluate_vs_predict),
     "serve": ("`mlcli serve`: the digits CNN over loopback HTTP", serve),
+    "suite": ("The test suite from a fresh clone (`bench_suite.py`)", suite),
     "hostile_configs": ("Hostile configs: each refused with exit 2 in one line", hostile_configs),
     "gpu_vs_keras": ("GPU: mlcli against hand-written Keras", vs_keras),
     "gpu_precision": ("GPU: mixed precision and XLA", autos),

@@ -210,10 +210,14 @@ def test_missing_peer_exits_in_bounded_time_naming_it(tmp_path: Path):
 def test_sigterm_ends_a_worker_blocked_waiting_for_peers(tmp_path: Path):
     ports = free_ports(2)
     proc = start_worker(ports, 0, SMOKE / "multi_worker.yaml", "--run-dir", tmp_path / "r")
-    deadline = time.time() + 60
-    while time.time() < deadline and not (tmp_path / "r" / "config.yaml").is_file():
-        time.sleep(0.1)
-    time.sleep(8)  # well inside the rendezvous
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:  # until it listens: inside the rendezvous
+        try:
+            socket.create_connection(("127.0.0.1", ports[0]), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(1)  # blocked there, waiting for the peer that never starts
     proc.send_signal(signal.SIGTERM)
     began = time.time()
     _, err = proc.communicate(timeout=30)

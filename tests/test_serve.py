@@ -186,6 +186,9 @@ def test_text_and_table_runs_answer_as_predict_does(tmp_path: Path):
         assert code == 200 and np.allclose(body["predictions"], expected, atol=2e-6), body
         code, body = server.post({"inputs": {k: [i[k] for i in instances] for k in instances[0]}})
         assert code == 200 and np.allclose(body["outputs"], expected, atol=2e-6), body
+        with_label = [{**i, "label": r["label"]} for i, r in zip(instances, rows)]  # as in predict's CSV
+        code, body = server.post({"instances": with_label})
+        assert code == 200 and np.allclose(body["predictions"], expected, atol=2e-6), body
         code, body = server.post({"instances": [{**instances[0], "colour": "red"}]})
         assert code == 400 and "unknown column(s) 'colour'" in body["error"], body
     finally:

@@ -84,6 +84,7 @@ class Served:
     def __init__(self, run_dir: Path, checkpoint: str, name: str | None):
         run = open_run(run_dir)
         self.spec = run.spec
+        self.label = getattr(run.cfg.data, "label", None)  # a row may carry it, as predict's CSVs may
         self.name = name or run.cfg.name
         model = load_checkpoint(run, checkpoint)
         self.generator = run.spec.task == "generation"  # latents (and labels) in, pixels out
@@ -116,7 +117,7 @@ class Served:
         if self.generator:
             batches = requests.latents(rows, self.latent_dim, self.num_classes)
         else:
-            batches = requests.batches(rows, self.spec)
+            batches = requests.batches(rows, self.spec, self.label)
         outputs = np.concatenate([self.model(b) for b in batches])
         return requests.response(outputs, columnar)
 

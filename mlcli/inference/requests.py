@@ -68,11 +68,12 @@ def _unwrap(value: Any, name: str) -> Any:
     return value
 
 
-def batches(rows: list, spec: DataSpec) -> list[dict[str, np.ndarray]]:
-    """Model batches for the rows: one per image (images keep their own sizes), else one for all."""
+def batches(rows: list, spec: DataSpec, label: str | None = None) -> list[dict[str, np.ndarray]]:
+    """Model batches for the rows: one per image (images keep their own sizes), else one for all.
+    A table row may carry the `label` column, as the CSVs `predict` reads may: it is not read."""
     reads, name = spec.input.reads, spec.input.input_name
     if reads == "table":
-        return [_table(rows, spec)]
+        return [_table(rows, spec, label)]
     values = [_unwrap(r, name) for r in rows]
     if reads == "image":
         return [{name: _image(v, i, spec)[None]} for i, v in enumerate(values)]
@@ -152,13 +153,13 @@ def _image(value: Any, index: int, spec: DataSpec) -> np.ndarray:
     return pixels
 
 
-def _table(rows: list, spec: DataSpec) -> dict[str, np.ndarray]:
+def _table(rows: list, spec: DataSpec, label: str | None = None) -> dict[str, np.ndarray]:
     """Rows by column name (any order; a missing value may be null or absent), encoded as the CSV is."""
     names = [c.name for c in spec.input.columns]
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise BadRequest(f"instance {i}: a table row is an object of column: value; the model reads {names}")
-        extra = [k for k in row if k not in names and k not in spec.input.other_columns]
+        extra = [k for k in row if k not in names and k not in spec.input.other_columns and k != label]
         if extra:
             raise BadRequest(f"instance {i}: unknown column(s) {', '.join(map(repr, extra))}; the model reads {names}")
     columns = [tuple("" if r.get(n) is None else str(r[n]) for r in rows) for n in names]
