@@ -267,13 +267,14 @@ def train(
             return
         try:
             print(f"run directory: {plan.run_dir}", flush=True)
-            _tensorflow(verbose, deterministic=plan.cfg.training.deterministic)
             from mlcli.training import signals
 
+            # before TensorFlow's seconds of import: a SIGTERM then removed nothing and left a half run
+            # directory behind (killed by the default action), where Ctrl-C already cleaned up
+            signals.interrupt_on_signals()
+            _tensorflow(verbose, deterministic=plan.cfg.training.deterministic)
             if plan.cfg.distribute.strategy == "multi_worker":
                 signals.exit_cleanly_on_signals(plan.run_dir)  # a worker may block in a collective for a long time
-            else:
-                signals.interrupt_on_signals()
             from mlcli.training.entry import train_and_evaluate
 
             summary = train_and_evaluate(plan.cfg, plan.run_dir, resume=plan.resume, quiet=quiet, argv=sys.argv)

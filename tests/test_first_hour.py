@@ -241,6 +241,14 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
     proc.send_signal(signal.SIGINT)  # still importing TensorFlow
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and not early.exists(), err
+    # SIGTERM there too (a scheduler's cancel): it used to kill the process and leave .lock and config.yaml
+    proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", early], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    while not (early / "config.yaml").is_file() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and not early.exists(), err
 
 
 # ---- help that teaches ---------------------------------------------------------------------------------
