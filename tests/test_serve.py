@@ -30,6 +30,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def assert_metadata_is_the_saved_models(meta: dict, run: Path, tmp_path: Path) -> None:
+    """`/metadata` describes the inputs and output as TensorFlow describes the exported SavedModel's
+    signature (the model a user moves to TF Serving)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import types_pb2
+
+    out = tmp_path / "signature_of"
+    assert cli("export", run, "--format", "saved_model", "--out", out).exit_code == 0
+    signature = tf.saved_model.load(str(out)).signatures["serving_default"]
+    expected = {"inputs": signature.structured_input_signature[1], "outputs": signature.structured_outputs}
+    served = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    for side, specs in expected.items():
+        assert sorted(served[side]) == sorted(specs), (side, served[side])
+        for name, spec in specs.items():
+            info = served[side][name]
+            assert info["dtype"] == types_pb2.DataType.Name(spec.dtype.as_datatype_enum), (name, info)
+            dims = [int(d["size"]) for d in info["tensor_shape"]["dim"]]
+            assert dims == [-1 if d is None else d for d in spec.shape], (name, info)
+
+
 class Server:
     def __init__(self, run: Path, env: dict | None = None):
         import os
@@ -104,6 +124,7 @@ def test_an_image_run_answers_tf_serving_requests_as_predict_does(tmp_path: Path
         assert status["state"] == "AVAILABLE"
         meta = server.get("/v1/models/m/metadata")
         assert meta["mlcli"]["class_names"] == json.loads((run / "data_spec.json").read_text())["class_names"]
+        assert_metadata_is_the_saved_models(meta, run, tmp_path)
         images = [{"b64": base64.b64encode(f.read_bytes()).decode()} for f in files[:4]]  # each at its own size
         import io
 
@@ -182,6 +203,7 @@ def test_text_and_table_runs_answer_as_predict_does(tmp_path: Path):
     instances = [{k: (None if v == "" else v) for k, v in r.items() if k in ("city", "income", "note")} for r in rows]
     server = Server(table_run)
     try:
+        assert_metadata_is_the_saved_models(server.get("/v1/models/m/metadata"), table_run, tmp_path)
         code, body = server.post({"instances": [dict(reversed(list(i.items()))) for i in instances]})  # any order
         assert code == 200 and np.allclose(body["predictions"], expected, atol=2e-6), body
         code, body = server.post({"inputs": {k: [i[k] for i in instances] for k in instances[0]}})

@@ -78,6 +78,16 @@ class Batcher:
             start += n
 
 
+_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF"}
+
+
+def _tensor_info(name: str, tensor) -> dict:
+    """A tensor as TF Serving's metadata describes it (dtype enum name, -1 for a free dimension)."""
+    dtype = _DTYPES.get(str(tensor.dtype), "DT_" + str(tensor.dtype).upper())  # DT_STRING, DT_INT32, ...
+    dims = [{"size": str(-1 if d is None else d), "name": ""} for d in tensor.shape]
+    return {"dtype": dtype, "tensor_shape": {"dim": dims, "unknown_rank": False}, "name": name}
+
+
 class Served:
     """What the handler needs: the model's name, its metadata and a predict over request bodies."""
 
@@ -100,11 +110,13 @@ class Served:
         inputs = [c.name for c in spec.input.columns] if self.reads == "table" else [spec.input.input_name]
         if self.generator:
             inputs = self.serving.inputs
+        model = self.serving.model
+        tensors = model.input if isinstance(model.input, dict) else {self.serving.inputs[0]: model.input}
         return {
             "model_spec": {"name": self.name, "signature_name": "serving_default", "version": "1"},
             "metadata": {"signature_def": {"signature_def": {"serving_default": {
-                "inputs": {n: {"name": n} for n in inputs},
-                "outputs": {self.serving.output: {"name": self.serving.output}},
+                "inputs": {n: _tensor_info(n, tensors[n]) for n in self.serving.inputs},
+                "outputs": {self.serving.output: _tensor_info(self.serving.output, model.output)},
                 "method_name": "tensorflow/serving/predict",
             }}}},
             "mlcli": {"reads": self.reads, "inputs": inputs, "output": self.serving.output,
