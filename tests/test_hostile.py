@@ -198,6 +198,44 @@ def test_sigterm_and_sighup_end_training_like_ctrl_c(tmp_path: Path, sig, code, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("point", "sig", "code"), [("after_backup:2", "SIGTERM", 143), ("after_last:2", "SIGINT", 130)])  # noqa: E501
+def test_a_signal_during_an_epochs_commit_waits_for_it_so_the_files_agree(tmp_path: Path, point, sig, code):
+    """The signal arrives with epoch 2's backup written (or its last.keras too): metrics.csv, best.keras and
+    last.keras still get epoch 2 before the process stops. They used to stay at epoch 1 until a resume."""
+    run = tmp_path / "run"
+    stopped = cli_subprocess("train", MLP, "--run-dir", run, "--quiet", "--set", "training.epochs=4",
+                             env={"MLCLI_CRASH_AT": f"{point}:{sig}"})  # fmt: skip
+    assert stopped.returncode == code, stopped.stderr[-2000:]
+    assert [r.split(",")[0] for r in rows(run)] == ["1", "2"]
+    committed = (run / "backup" / "epoch-000002" / "model.keras").stat().st_ino
+    assert (run / "checkpoints" / "last.keras").stat().st_ino == committed
+    best_epoch = json.loads((run / "backup" / "epoch-000002" / "state.json").read_text())["best_epoch"]
+    assert ((run / "checkpoints" / "best.keras").stat().st_ino == committed) == (best_epoch == 2)
+    assert not list(run.rglob(".*.tmp-*"))
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_nohup_keeps_training_through_a_closed_terminal(tmp_path: Path):
+    """A shell's `nohup` starts mlcli with SIGHUP ignored; it stays ignored (it used to stop training)."""
+    run = tmp_path / "run"
+
+    def nohup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen([*MLCLI, "train", MLP, "--run-dir", run, "--quiet", "--set", "training.epochs=3"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=nohup)  # fmt: skip
+    deadline = time.time() + 120
+    while not list(run.glob("backup/epoch-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert len(rows(run)) == 3 and json.loads((run / "run.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
 def test_a_closed_stdout_stops_the_printing_not_the_training(tmp_path: Path):
     run = tmp_path / "run"
     command = [*MLCLI, "train", MLP, "--run-dir", run, "--set", "training.epochs=4"]

@@ -31,11 +31,14 @@ ES_BEST = "early_stopping_best.weights.h5"
 
 
 def crash_point(name: str, epoch: int) -> None:
-    """Fault injection for the resume tests: MLCLI_CRASH_AT=name:epoch sends this process SIGKILL."""
-    if os.environ.get("MLCLI_CRASH_AT") == f"{name}:{epoch}":
+    """Fault injection for the resume tests: MLCLI_CRASH_AT=name:epoch sends this process SIGKILL,
+    name:epoch:SIGNAL (e.g. after_backup:2:SIGTERM) that signal."""
+    point, _, how = os.environ.get("MLCLI_CRASH_AT", "").partition(":")
+    at, _, sig = how.partition(":")
+    if (point, at) == (name, str(epoch)):
         import signal
 
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.Signals[sig] if sig else signal.SIGKILL)
 
 
 def _seed_generators(model: keras.Model) -> dict[str, Any]:

@@ -9,10 +9,12 @@ there (its temp name is cleared at the next start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlcli import rundir
@@ -61,15 +63,50 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_held = 0
+_pending: list[int] = []
+
+
+def _raise(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(signum)
+
+
 def interrupt_on_signals() -> None:
     """SIGTERM (a scheduler, `kill`) and SIGHUP (a closed terminal) end single-process training as
-    Ctrl-C does, with every committed epoch kept."""
+    Ctrl-C does, with every committed epoch kept; inside `held()` any of them waits for the block's end.
+    A signal the shell started mlcli ignoring (`nohup`, a background job's SIGINT) stays ignored."""
 
     def handler(signum, frame):
-        raise Interrupted(signum)
+        if _held:
+            _pending.append(signum)
+            return
+        _raise(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """An epoch's commit runs whole: a Ctrl-C, SIGTERM or SIGHUP arriving inside (a backup written, its
+    best.keras, last.keras and metrics.csv not yet) is raised when the block ends, so an interrupted run's
+    files agree with each other, as a finished one's do. kill -9 is for resume to mend."""
+    global _held
+    _held += 1
+    try:
+        yield
+    except BaseException:
+        _pending.clear()
+        raise
+    finally:
+        _held -= 1
+    if not _held and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        _raise(signum)
 
 
 def exit_code(exc: KeyboardInterrupt) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from mlcli.metrics import improved
-from mlcli.training import checkpoint
+from mlcli.training import checkpoint, signals
 
 
 def _finite(logs: dict) -> bool:
@@ -92,5 +92,6 @@ class RunWriter(keras.callbacks.Callback):
             "callbacks": {c.key: c.state() for c in self.stateful},
         }
         es_weights = es.best_weights if es is not None and es.restore_best_weights else None
-        folder = checkpoint.write(self.run_dir, self.model, state, es_weights)
-        checkpoint.publish(self.run_dir, {**state, "_dir": str(folder)}, is_best)
+        with signals.held():  # an interrupt here would leave the backup ahead of metrics.csv and best.keras
+            folder = checkpoint.write(self.run_dir, self.model, state, es_weights)
+            checkpoint.publish(self.run_dir, {**state, "_dir": str(folder)}, is_best)
