@@ -7,6 +7,7 @@ through `tfenv`) only once they run, so `--help`, `validate`, `config show`, `sc
 
 from __future__ import annotations
 
+import shlex
 import sys
 import traceback
 from collections.abc import Callable
@@ -438,7 +439,13 @@ def sweep(
         from mlcli.sweep.report import short
         from mlcli.sweep.study import run_sweep
 
-        report = run_sweep(p, jobs, quiet)
+        try:
+            report = run_sweep(p, jobs, quiet)
+        except KeyboardInterrupt as exc:
+            again = " ".join(shlex.quote(a) for a in ["mlcli", *sys.argv[1:]])
+            typer.echo(f"interrupted; the finished trials are kept in {p.storage}. Continue with:\n  {again}",
+                       err=True)  # fmt: skip
+            raise typer.Exit(128 + getattr(exc, "signum", EXIT_INTERRUPTED - 128)) from None
         best = report["best"]
         done = sum(t["state"] in ("complete", "pruned") for t in report["trials"])
         params = ", ".join(f"{k}={short(v)}" for k, v in best["params"].items()) if best else ""

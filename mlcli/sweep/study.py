@@ -8,7 +8,9 @@ with a shared `--storage`) run trials of one study at once, and Ctrl-C loses no 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +58,24 @@ def _pruning_callback(trial, metric: str):
 
 class NotNeeded(MlcliError):
     """The study already has its trials (finished or running elsewhere): this one never starts."""
+
+
+class _QuietTrialFailures(logging.Filter):
+    """Optuna logs each failed trial with its traceback. A trial that gave way to another process
+    (NotNeeded) or was stopped by Ctrl-C did not fail; an mlcli error says all in its one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if re.fullmatch(r"Trial \d+ failed with value None\.", record.getMessage()):
+            return False  # the line after each failure: the objective raised, so no value
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (NotNeeded, KeyboardInterrupt)):
+            return False
+        if isinstance(error, MlcliError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_QuietTrialFailures())
 
 
 def _objective(p: SweepPlan, live: LiveTable, parent_run_id: str | None = None):
