@@ -157,6 +157,22 @@ def test_bad_tables_are_exit_2_with_the_reason(tmp_path: Path, csv_text: str, ex
     assert not (tmp_path / "run").exists()  # a data error is found before the run directory is made
 
 
+def test_validate_names_a_non_utf8_byte_and_a_test_file_short_of_a_column(tmp_path: Path):
+    rows = "city,income,label\n" + "".join(f"{c},{i},{'ab'[i % 2]}\n" for i, c in enumerate(["Bern", "Zürich"] * 9))
+    (tmp_path / "latin1.csv").write_bytes(rows.encode("latin-1"))  # the header itself is plain ASCII
+    (tmp_path / "t.csv").write_text(rows, encoding="utf-8")
+    (tmp_path / "nocity.csv").write_text("".join(",".join(r.split(",")[1:]) + "\n" for r in rows.splitlines()))
+    for data, message in (
+        (f"path: {tmp_path / 'latin1.csv'}", "latin1.csv: not UTF-8 (byte 0xfc on line 3); save it as UTF-8"),
+        (f"path: {tmp_path / 't.csv'}, test_path: {tmp_path / 'nocity.csv'}",
+         "data.test_path: no column(s) 'city' in "),
+    ):  # fmt: skip
+        config = tmp_path / "c.yaml"
+        config.write_text(f"name: t\ndata: {{source: csv, {data}, label: label}}\nmodel: {{type: mlp}}\n")
+        result = cli("validate", config)  # it printed `ok`, and train failed after making the run directory
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
 def test_a_table_needs_the_mlp_family(tmp_path: Path):
     write(tmp_path / "t.csv", rows(40, 0), COLUMNS)
     config = tmp_path / "c.yaml"

@@ -49,12 +49,22 @@ def _folder_problems(cfg: Any, suffixes: set[str]) -> list[tuple[tuple, str]]:
     return problems
 
 
-def _csv_header(path: Path) -> list[str] | None:
+def _csv_header(path: Path) -> tuple[list[str] | None, str]:
+    """The header row, or why it cannot be read (text is decoded in blocks, so a non-UTF-8 byte a few
+    rows down fails the header too: name where it is)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None
+            return [h.strip() for h in next(csv.reader(fh), [])], ""
+    except UnicodeDecodeError:
+        with path.open("rb") as fh:
+            for number, line in enumerate(fh, 1):  # a UTF-8 sequence never spans a newline
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return None, f"not UTF-8 (byte 0x{line[exc.start]:02x} on line {number}); save it as UTF-8"
+        return None, "not UTF-8; save it as UTF-8"
+    except (OSError, csv.Error) as exc:
+        return None, f"cannot read a header row ({exc})"
 
 
 def _csv_problems(cfg: Any) -> list[tuple[tuple, str]]:
@@ -65,11 +75,11 @@ def _csv_problems(cfg: Any) -> list[tuple[tuple, str]]:
         if value is None:
             continue
         path = Path(value)
-        header = _csv_header(path) if path.is_file() else None
+        header, why = _csv_header(path) if path.is_file() else (None, "")
         if not path.is_file():
             problems.append((("data", field), f"{path}: no such CSV file"))
         elif not header:
-            problems.append((("data", field), f"{path}: cannot read a header row (a UTF-8 CSV is expected)"))
+            problems.append((("data", field), f"{path}: {why or 'no header row (a UTF-8 CSV is expected)'}"))
         else:
             headers[field] = header
     header = headers.get("path")
@@ -93,6 +103,13 @@ def _csv_problems(cfg: Any) -> list[tuple[tuple, str]]:
     for name in cfg.columns:
         if name not in header:
             problems.append((("data", "columns", name), f"no column {name!r} in {cfg.path} ({columns})"))
+    ignored = {n for n, how in cfg.columns.items() if how == "ignore"}
+    read = [n for n in (cfg.features or header) if n != cfg.label and n not in ignored]
+    for field, head in headers.items():
+        missing = [n for n in read if n not in head]
+        if field != "path" and missing and (not cfg.label or cfg.label in head):
+            problems.append((("data", field), f"no column(s) {', '.join(map(repr, missing))} in "
+                             f"{getattr(cfg, field)}: the model reads them from {cfg.path}"))  # fmt: skip
     return problems
 
 
