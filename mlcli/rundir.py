@@ -40,6 +40,14 @@ ENVIRONMENT_RECORDED = ("TF_ENABLE_ONEDNN_OPTS", "TF_DETERMINISTIC_OPS", "CUDA_V
 _held_locks: dict[Path, int] = {}
 
 
+
+def not_a_run_dir(path: Path, purpose: str = "", hint: str = "") -> UserError:
+    """The error for a path given as a run directory: a typo'd path is said to be missing, not to lack a file."""
+    if not Path(path).exists():
+        return UserError(f"{path}: no such directory{hint}")
+    return UserError(f"{path}: not a run directory{' ' + purpose if purpose else ''} (no {CONFIG_FILE}){hint}")
+
+
 def new_run_dir(name: str, root: Path = Path("runs")) -> Path:
     """`runs/<name>/<timestamp>`, made unique if two runs start in the same second."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -108,7 +116,7 @@ def claim_run_dir(path: Path, resume: bool, shared_with_workers: bool = False) -
     path = Path(path)
     if resume:
         if not (path / CONFIG_FILE).is_file():
-            raise UserError(f"{path}: not a run directory to resume (no {CONFIG_FILE})")
+            raise not_a_run_dir(path, "to resume")
         lock_run_dir(path)
         # a multi-worker chief's workers/worker-N are the other workers' own run directories, locked and
         # cleaned by them: removing their temporaries here raced with their first writes

@@ -85,3 +85,14 @@ def test_run_record_has_versions_and_status(tmp_path: Path):
     assert saved["status"] == "completed" and saved["seed"] == 3
     assert saved["versions"]["mlcli"] and saved["versions"]["python"]
     assert saved["command"] == ["mlcli", "train"] and saved["ended"]
+
+
+def test_a_mistyped_run_dir_is_said_to_be_missing_and_an_empty_one_to_lack_its_config(tmp_path: Path):
+    from tests.conftest import cli
+
+    for command in (["evaluate"], ["train", "--resume"], ["runs", "compare", tmp_path / "typo"]):
+        missing = cli(*command, tmp_path / "typo")
+        assert missing.exit_code == 2 and f"{tmp_path / 'typo'}: no such directory" in missing.output, missing.output
+    (tmp_path / "empty").mkdir()
+    empty = cli("evaluate", tmp_path / "empty")
+    assert empty.exit_code == 2 and "not a run directory (no config.yaml)" in empty.output, empty.output

@@ -183,7 +183,7 @@ def compare_runs(run_dirs: list[Path], out: Path | None, as_json: bool, force: b
         runs.check_output(out, suffixes=(".png",), force=force)
     for d in run_dirs:
         if not (d / runs.CONFIG_FILE).is_file():
-            raise UserError(f"{d}: not a run directory (no {runs.CONFIG_FILE})")
+            raise runs.not_a_run_dir(d)
     configs = [_flatten(_config_data(d)) for d in run_dirs]
     keys = sorted(set().union(*configs))
     changed = {k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1}

@@ -59,7 +59,7 @@ def prepare(config: Path | None, overrides: list[str], run_dir: Path | None, res
             raise UserError("--resume needs a run directory: mlcli train --resume RUN_DIR")
         target = _resumable_dir(Path(target))
         if not (target / rundir.CONFIG_FILE).is_file():
-            raise UserError(f"{target}: not a run directory to resume (no {rundir.CONFIG_FILE})")
+            raise rundir.not_a_run_dir(target, "to resume")
         saved = (target / rundir.CONFIG_FILE).read_text(encoding="utf-8")
         cfg = load_config(target / rundir.CONFIG_FILE, overrides)
         frozen = [f for f in changed_fields(saved, to_yaml(cfg)) if f.split(".")[0] in FROZEN_ON_RESUME]

@@ -26,7 +26,7 @@ class Run:
 def open_run(run_dir: Path) -> Run:
     run_dir = Path(run_dir)
     if not (run_dir / rundir.CONFIG_FILE).is_file():
-        raise UserError(f"{run_dir}: not a run directory (no {rundir.CONFIG_FILE}); pass runs/<name>/<time>")
+        raise rundir.not_a_run_dir(run_dir, hint="; pass runs/<name>/<time>")
     if not (run_dir / rundir.SPEC_FILE).is_file():
         raise UserError(f"{run_dir}: run has no {rundir.SPEC_FILE}; it did not get far enough to train")
     return Run(run_dir, load_config(run_dir / rundir.CONFIG_FILE), DataSpec.load(run_dir / rundir.SPEC_FILE))
