@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import types
 import typing
+from pathlib import Path
 
 import yaml
 from pydantic import BaseModel
@@ -48,12 +51,24 @@ def with_origins(cfg: Config, doc) -> str:
                 walk(item, (*path, i))
             return
         text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
-        rows.append((".".join(map(str, path)), text, doc.origin(path) or "default"))
+        rows.append((".".join(map(str, path)), text, _near(doc.origin(path)) or "default"))
 
     walk(cfg.model_dump(mode="json"), ())
     # align the origins of ordinary lines; a long value (a vocabulary, a long list) does not push every line out
     width = min(max(len(p) + len(v) for p, v, _ in rows), ORIGIN_COLUMN) + 4
     return "".join(f"{f'{p}: {v}':<{width - 2}}  # {o}\n" for p, v, o in rows)
+
+
+def _near(origin: str | None) -> str | None:
+    """`file:line:col` with the file relative to the current folder when it lies below it: a config named
+    by its absolute path would otherwise push every origin off an 80- or 100-column terminal."""
+    match = re.fullmatch(r"(.+)(:\d+:\d+)", origin or "")
+    if not match or not os.path.isabs(match.group(1)):
+        return origin
+    try:
+        return str(Path(match.group(1)).relative_to(Path.cwd())) + match.group(2)
+    except ValueError:
+        return origin
 
 
 def _type_name(annotation: object) -> str:
