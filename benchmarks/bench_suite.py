@@ -2,7 +2,7 @@
 
 Issue 24's target is `make test` under 10 minutes from a fresh clone on 2 cores, install included, and
 `make test-fast` under 2 minutes. The install is timed apart (`make .venv/.installed-dev`, what `make test`
-does first); pip's download cache is whatever this machine has, as CI's is. `.ci/run` also installs
+does first); uv's download cache is whatever this machine has, as CI's is. `.ci/run` also installs
 chromium when it is missing (not timed here: it is there on a machine that ran it once).
 
 python benchmarks/bench_suite.py [--rounds 1]    (each step's output: $TMPDIR/mlcli-suite-logs/)

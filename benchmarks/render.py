@@ -232,6 +232,17 @@ def suite(section: dict) -> list[str]:
     return lines
 
 
+def smoke_train(section: dict) -> list[str]:
+    sides = [k for k in next(iter(section["results"].values())) if k != "ratio"]
+    ratio = "ratio" in next(iter(section["results"].values()))
+    lines = ["| config | " + " | ".join(f"{s}, s" for s in sides) + (" | ratio |" if ratio else " |"),
+             "| --- " * (len(sides) + 1 + ratio) + "|"]  # fmt: skip
+    for config, row in section["results"].items():
+        cells = [spread(row[s], "{:.2f}") for s in sides] + ([spread(row["ratio"], "{:.3f}")] if ratio else [])
+        lines.append(f"| `{config}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 SECTIONS = {  # results.json section -> (title, renderer)
     "vs_keras": ("mlcli against hand-written Keras on the seed CNNs", vs_keras),
     "epoch_writes": ("What mlcli writes at every epoch end", epoch_writes),
@@ -245,6 +256,8 @@ SECTIONS = {  # results.json section -> (title, renderer)
     "evaluate_vs_predict": ("Scoring speed: `evaluate` against `predict` on an LSTM text model", evaluate_vs_predict),
     "serve": ("`mlcli serve`: the digits CNN over loopback HTTP", serve),
     "suite": ("The test suite from a fresh clone (`bench_suite.py`)", suite),
+    "smoke_train": ("A whole `mlcli train` of the smoke configs, start-up included (`bench_smoke_train.py`)",
+                    smoke_train),
     "hostile_configs": ("Hostile configs: each refused with exit 2 in one line", hostile_configs),
     "gpu_vs_keras": ("GPU: mlcli against hand-written Keras", vs_keras),
     "gpu_precision": ("GPU: mixed precision and XLA", autos),

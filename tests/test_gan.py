@@ -35,6 +35,25 @@ def test_gan_run_dir_has_grids_losses_and_checkpoints(gan_run: Path):
     assert summary["warnings"] == [] and summary["test"] == {}
 
 
+def test_the_last_sample_grid_is_the_final_generator_pixel_for_pixel(gan_run: Path, tmp_path: Path):
+    """The grid PNG, cut into its cells by hand, holds what `mlcli sample` draws from the last checkpoint
+    with the run's seed: 6 rows of the 10 classes, one class per column."""
+    from PIL import Image
+
+    assert cli("sample", gan_run, "--num", "60", "--seed", "7", "--out", tmp_path / "s.npz").exit_code == 0
+    with np.load(tmp_path / "s.npz") as data:
+        images, labels = data["images"], data["labels"]
+    assert labels[:12].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    sheet = np.asarray(Image.open(gan_run / "plots/samples/epoch_002.png"))
+    scale, gap = 11, 2  # 8-pixel digits enlarged to 88-pixel cells, 2 white pixels between them
+    assert sheet.shape == (6 * (8 * scale + gap) + gap, 10 * (8 * scale + gap) + gap)
+    for i in range(60):
+        top, left = gap + (i // 10) * (8 * scale + gap), gap + (i % 10) * (8 * scale + gap)
+        cell = sheet[top : top + 8 * scale, left : left + 8 * scale]
+        np.testing.assert_array_equal(cell[::scale, ::scale], images[i, ..., 0])
+        assert (cell == np.kron(images[i, ..., 0], np.ones((scale, scale), np.uint8))).all()
+
+
 def test_sample_writes_uint8_images_with_labels(gan_run: Path, tmp_path: Path):
     out, grid = tmp_path / "s.npz", tmp_path / "grid.png"
     result = cli("sample", gan_run, "--num", "12", "--out", out, "--png", grid, "--seed", "3")

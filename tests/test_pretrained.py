@@ -3,6 +3,7 @@ written below and a 2-stage ResNet, saved with `save_to_preset` exactly as a use
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -64,26 +65,24 @@ def _backbone(path: Path) -> list:
     return keras.models.load_model(path, compile=False).backbone.get_weights()
 
 
-def test_text_preset_freezes_then_fine_tunes_resumes_at_the_boundary_and_exports(presets, tmp_path: Path):
+def test_text_preset_freezes_then_fine_tunes_and_exports(presets, tmp_path: Path):
+    """One process trains the freeze epoch and the fine-tuning epoch; the frozen epoch's model is the one
+    its backup keeps. (A resume across the boundary is the image preset's test below.)"""
     import keras_hub
 
     data = f"{{source: text_folder, path: {_texts(tmp_path / 'texts')}, test_fraction: 0.25, batch_size: 8}}"
     model = f"{{type: pretrained, preset: {presets['bert']}, sequence_length: 12, freeze_epochs: 1, " \
             "fine_tune_learning_rate: 0.01}"  # fmt: skip
-    # separate processes, as a user runs them: exactness is a property of the files, not of one process
-    one = cli_subprocess("train", _config(tmp_path, "bert", data, model, 1), "--run-dir", tmp_path / "run", "--quiet")
-    assert one.returncode == 0, one.stderr[-3000:]
-    first_rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    done = cli_subprocess("train", _config(tmp_path, "bert", data, model, 2), "--run-dir", tmp_path / "run", "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
     original = keras_hub.models.Backbone.from_preset(str(presets["bert"])).get_weights()
-    frozen = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
+    frozen = _backbone(tmp_path / "run" / "backup" / "epoch-000001" / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(original, frozen, strict=True))  # the freeze epoch
-    more = cli_subprocess("train", "--resume", tmp_path / "run", "--set", "training.epochs=2", "--quiet")
-    assert more.returncode == 0, more.stderr[-3000:]
     tuned = _backbone(tmp_path / "run" / "checkpoints" / "last.keras")
     assert not all(np.array_equal(a, b) for a, b in zip(original, tuned))  # fine-tuned after the freeze
-    # the freeze epoch's row is kept as it was; the exactness of a resume is test_trust_core.py's
-    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert len(rows) == 3 and rows[:2] == first_rows
+    with (tmp_path / "run" / "metrics.csv").open() as fh:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(fh)]
+    assert rates == pytest.approx([0.005, 0.01])  # the optimizer's rate, then fine_tune_learning_rate
     lines = ["a great lovely film", "the movie was awful and dull"]
     texts = [a for line in lines for a in ("--text", line)]
     result = cli("predict", tmp_path / "run", *texts, "--out", tmp_path / "p.json")

@@ -249,27 +249,6 @@ def test_nan_loss_stops_with_message_and_keeps_best(tmp_path: Path):
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
 
 
-def test_deterministic_runs_give_identical_metrics(tmp_path: Path):
-    outputs = []
-    for i in range(2):
-        run = tmp_path / f"run{i}"
-        result = cli_subprocess(
-            "train",
-            SMOKE / "cnn.yaml",
-            "--run-dir",
-            run,
-            "--quiet",
-            "--set",
-            "training.deterministic=true",
-            "--set",
-            "training.tensorboard=false",
-        )
-        assert result.returncode == 0, result.stderr
-        outputs.append((run / "metrics.csv").read_text())
-    assert outputs[0] == outputs[1]
-    assert len(outputs[0].splitlines()) == 3
-
-
 def test_a_run_written_before_typed_specs_still_loads_and_a_future_one_is_exit_2(trained_cnn: Path, tmp_path: Path):
     """data_spec.json as mlcli wrote it before typed states (format 1) is converted on load; a format this
     version cannot read is exit 2 naming the version that wrote it."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from mlcli import __version__
 from mlcli.config.data import Preprocessing
-from mlcli.data.files import Files
+from mlcli.data.files import Files, plain
 from mlcli.data.inspect import profile
 from mlcli.data.raw import RawData, split_arrays
 from mlcli.data.table import ONE_HOT_LIMIT, TABLE_TEXT_TOKENS, Table, input_keys, vocabulary
@@ -67,10 +67,10 @@ def _train_texts(raw: RawData):
 
     x = raw.train[0] if isinstance(raw.train, tuple) else None
     if isinstance(x, Files):
-        return tf.data.Dataset.from_tensor_slices(x.paths.astype(str)).map(x.decode)
+        return tf.data.Dataset.from_tensor_slices(x.paths.astype(str)).map(plain(x.decode))
     if x is not None:
         return np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in x], dtype=str)
-    return raw.train.map(lambda text, label: text)
+    return raw.train.map(plain(lambda text, label: text))
 
 
 def _text(raw: RawData, prep: Preprocessing, cfg: Any) -> TextInput:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlcli.config.data import Augmentation
-from mlcli.data.files import Files, cache_mode
+from mlcli.data.files import Files, cache_mode, plain
 from mlcli.data.table import Table, model_batch
 from mlcli.errors import UserError
 from mlcli.spec import DataSpec
@@ -105,14 +105,15 @@ def as_dataset(split: Any):
     elif x.dtype == object:  # text: str, or UTF-8 bytes (numpy's astype(str) would decode as ASCII)
         x = np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in x], dtype=str)
     if y is None:
-        return tf.data.Dataset.from_tensor_slices(x).map(lambda v: (v, tf.zeros((), tf.int32)))
+        return tf.data.Dataset.from_tensor_slices(x).map(plain(lambda v: (v, tf.zeros((), tf.int32))))
     return tf.data.Dataset.from_tensor_slices((x, y))
 
 
 def _decode(ds, files: Files):
     import tensorflow as tf
 
-    return ds.map(lambda path, y: (files.decode(path), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    pair = plain(lambda path, y: (files.decode(path), y))
+    return ds.map(pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def _cache(ds, mode: str):
@@ -201,7 +202,7 @@ def _finish(ds, spec: DataSpec, augment_layers, epoch):
             y = target.scale(y)
         return x, y
 
-    ds = ds.enumerate().map(lambda step, xy: transform(step, *xy), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.enumerate().map(plain(lambda step, xy: transform(step, *xy)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -250,7 +251,7 @@ class TrainData:
         import tensorflow as tf
 
         epoch = tf.cast(epoch, tf.int64)
-        ds = tf.data.Dataset.from_tensors(epoch).flat_map(self._shuffled)
+        ds = tf.data.Dataset.from_tensors(epoch).flat_map(plain(self._shuffled))
         if self.files is not None:
             ds = _decode(ds, self.files)
         ds = ds.batch(self.batch_size, drop_remainder=self.drop_remainder)
@@ -267,7 +268,7 @@ class TrainData:
         if self.current_epoch is None:
             self.current_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
         epoch = self.current_epoch
-        ds = tf.data.Dataset.from_tensors(0).flat_map(lambda _: self._epoch(epoch.read_value()))
+        ds = tf.data.Dataset.from_tensors(0).flat_map(plain(lambda _: self._epoch(epoch.read_value())))
         return ds.apply(tf.data.experimental.assert_cardinality(self.steps_per_epoch)).prefetch(tf.data.AUTOTUNE)
 
     def with_drop_remainder(self) -> TrainData:

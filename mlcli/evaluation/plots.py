@@ -86,8 +86,35 @@ def confusion(matrix: np.ndarray, class_names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+GRID_CELL = 88  # pixels a grid cell is at least, about what matplotlib's 1.1-inch cells at 80 dpi were
+GRID_GAP = 2
+
+
+def tile(images: np.ndarray, columns: int = 8) -> tuple[np.ndarray, int]:
+    """uint8 N x H x W x C images side by side on a white sheet, each enlarged by a whole factor with
+    nearest-neighbour pixels (so a cell is the image, pixel for pixel); returns the sheet and the factor."""
+    n, h, w, c = images.shape
+    scale = max(1, -(-GRID_CELL // max(h, w)))
+    rows = -(-n // columns)
+    cell_h, cell_w = h * scale + GRID_GAP, w * scale + GRID_GAP
+    sheet = np.full((rows * cell_h + GRID_GAP, columns * cell_w + GRID_GAP, c), 255, np.uint8)
+    big = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    for i in range(n):
+        top, left = GRID_GAP + (i // columns) * cell_h, GRID_GAP + (i % columns) * cell_w
+        sheet[top : top + h * scale, left : left + w * scale] = big[i]
+    return sheet, scale
+
+
 def image_grid(images: np.ndarray, path: Path, columns: int = 8, titles: list[str] | None = None) -> None:
-    """uint8 N x H x W x C images as one grid PNG."""
+    """uint8 N x H x W x C images as one grid PNG. Without titles the grid is tiled with PIL: a GAN writes
+    one every epoch, and laying out 64 matplotlib axes took 2 s of each epoch (0.01 s tiled)."""
+    if not titles:
+        from PIL import Image
+
+        sheet, _ = tile(images, columns)
+        picture = Image.fromarray(sheet[..., 0] if sheet.shape[-1] == 1 else sheet)
+        atomic_write(path, lambda p: picture.save(p, format="PNG"), suffix=".png")
+        return
     plt = _pyplot()
     n = len(images)
     rows = int(np.ceil(n / columns))
@@ -103,8 +130,7 @@ def image_grid(images: np.ndarray, path: Path, columns: int = 8, titles: list[st
                 vmax=255,
                 interpolation="nearest",
             )
-            if titles:
-                ax.set_title(titles[i], fontsize=7)
+            ax.set_title(titles[i], fontsize=7)
     fig.tight_layout(pad=0.2)
     atomic_write(path, lambda p: fig.savefig(p, dpi=80), suffix=".png")
     plt.close(fig)

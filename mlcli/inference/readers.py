@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, read_text_file, unreadable
+from mlcli.data.files import IMAGE_SUFFIXES, TEXT_SUFFIXES, Files, plain, read_text_file, unreadable
 from mlcli.data.table import column, model_batch, predict_rows, read_csv
 from mlcli.errors import UserError
 from mlcli.spec import DataSpec
@@ -70,7 +70,7 @@ def _dataset_batches(files: Files, name: str):
     (a TIFF named .png, a truncated stream) is exit 2 naming it."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(files.paths.astype(str)).map(files.decode, num_parallel_calls=4)
+    ds = tf.data.Dataset.from_tensor_slices(files.paths.astype(str)).map(plain(files.decode), num_parallel_calls=4)
     batches = iter(ds.batch(BATCH).prefetch(2))
     for start in range(0, len(files), BATCH):
         try:

@@ -60,7 +60,7 @@ class Serving:
 
     def compiled(self):
         """The model call as one traced function (shapes may vary): fast scoring of whole splits."""
-        return tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        return tf.function(lambda x: self.model(x, training=False), reduce_retracing=True, autograph=False)
 
 
 def serving_model(model, spec: DataSpec, *, strings: bool = True, any_size: bool = True, fmt: str = "") -> Serving:

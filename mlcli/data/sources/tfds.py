@@ -10,6 +10,7 @@ import difflib
 import socket
 
 from mlcli.config.data import TfdsData
+from mlcli.data.files import plain
 from mlcli.data.raw import RawData
 from mlcli.data.sources.registry import SOURCES
 from mlcli.errors import UserError
@@ -100,7 +101,7 @@ def load(cfg: TfdsData, seed: int) -> RawData:
             ds = builder.as_dataset(split=name, shuffle_files=False)
         except (ValueError, KeyError) as exc:
             raise UserError(f"data.splits: bad TFDS split {name!r} for {cfg.name}: {exc}") from None
-        ds = ds.map(lambda ex: (ex[key], tf.cast(ex[label], tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(plain(lambda ex: (ex[key], tf.cast(ex[label], tf.int32))), num_parallel_calls=tf.data.AUTOTUNE)
         return ds
 
     names = builder.info.features[label].names
