@@ -162,12 +162,12 @@ def test_every_export_loads_without_mlcli_and_matches_predict(runs, tmp_path: Pa
             assert result.exit_code == 0, result.output
             expected[kind] = json.loads((tmp_path / f"{kind}.json").read_text(encoding="utf-8"))
         for fmt in formats:
-            target = tmp_path / f"{kind}_{fmt}" / export.FORMATS[fmt]
+            target = tmp_path / kind / export.FORMATS[fmt]  # every format in one folder, as in RUN_DIR/export/
             result = cli("export", runs[kind], "--format", fmt, "--out", target)
             assert result.exit_code == 0 and "reloaded and matched the checkpoint" in result.output, result.output
             assert not list(target.parent.glob(".export-*")), "temporary export folder left behind"
             jobs[f"{kind}/{fmt}"] = {"path": str(target), "format": fmt, "batch": batch}
-    vocab = (tmp_path / "text_tflite" / "model.vocab.txt").read_text(encoding="utf-8").split("\n")
+    vocab = (tmp_path / "text" / "model.tflite.vocab.txt").read_text(encoding="utf-8").split("\n")
     assert vocab[0] not in ("", "[UNK]") and "映画" in vocab and "très" in vocab
     (tmp_path / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
     (tmp_path / "standalone.py").write_text(STANDALONE, encoding="utf-8")
@@ -227,6 +227,7 @@ def test_text_folder_and_the_same_text_as_csv_train_the_same_model(runs, tmp_pat
 def test_tflite_refuses_a_table_with_string_columns(runs, tmp_path: Path):
     result = cli("export", runs["table"], "--format", "tflite", "--out", tmp_path / "t.tflite")
     assert result.exit_code == 2 and "string column(s) city, note" in result.output
+    assert "export keras, saved_model, onnx instead" in result.output
     assert not list(tmp_path.iterdir())
 
 

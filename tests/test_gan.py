@@ -103,15 +103,30 @@ def test_collapse_is_reported_as_warning():
 
 def test_gan_resumes_after_sigkill(tmp_path: Path):
     """SIGKILL as epoch 1's files are done (what a mid-epoch-2 kill leaves too: epoch 1 committed, no
-    more), then `--resume` in a new process trains epochs 2 and 3 of the custom loop."""
+    more), then `--resume` in a new process trains epochs 2 and 3 of the custom loop.
+
+    Each network's own learning rate is what the epoch lines, metrics.csv and summary.json report (the
+    GAN's compiled default optimizer, 0.001, updates nothing and must not appear)."""
     run = tmp_path / "run"
     killed = cli_subprocess("train", SMOKE / "gan.yaml", "--run-dir", run, "--quiet", "--set", "training.epochs=3",
+                            "--set", "optimizer.discriminator.learning_rate=5e-5",
                             env={"MLCLI_CRASH_AT": "after_metrics:1"})  # fmt: skip
     assert killed.returncode == -signal.SIGKILL
     assert [int(r["epoch"]) for r in metrics_rows(run)] == [1]
-    result = cli_subprocess("train", "--resume", run, "--quiet")
+    result = cli_subprocess("train", "--resume", run)
     assert result.returncode == 0, result.stderr
-    assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3]
+    rows = metrics_rows(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert "learning_rate" not in rows[0]
+    rates = [(float(r["g_learning_rate"]), float(r["d_learning_rate"])) for r in rows]
+    assert rates == [pytest.approx((2e-4, 5e-5), rel=1e-6)] * 3  # float32 rates
+    epoch_lines = [line for line in result.stdout.splitlines() if line.lstrip().startswith("epoch ")]
+    assert len(epoch_lines) == 2 and all("g_lr 0.0002" in x and "d_lr 5e-05" in x for x in epoch_lines), result.stdout
+    assert " lr 0.001" not in result.stdout
+    assert "done: epochs 2-3 of 3 (resumed) in " in result.stdout  # this process's time, for its epochs
+    train = json.loads((run / "summary.json").read_text())["train"]
+    assert (train["g_learning_rate"], train["d_learning_rate"]) == pytest.approx((2e-4, 5e-5), rel=1e-6)
+    assert "learning_rate" not in train
     assert json.loads((run / "summary.json").read_text())["initial_epoch"] == 1
     assert [a["status"] for a in json.loads((run / "run.json").read_text())["attempts"]] == ["killed"]
 

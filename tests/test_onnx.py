@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import cli_subprocess
+from tests.conftest import cli, cli_subprocess
 from tests.test_one_path import _table_csv
 from tests.test_real_inputs import NEGATIVE, POSITIVE, multilingual_folder
 from tests.test_serve import predicted, train
@@ -87,7 +87,10 @@ def test_image_text_and_table_onnx_files_match_predict_without_tensorflow(tmp_pa
     text_run = train(tmp_path, "reviews", f"{{source: text_folder, path: '{root}', batch_size: 8}}",
                      "{type: rnn, units: [8]}")  # fmt: skip
     said = export_onnx(text_run, tmp_path / "text.onnx")
-    assert "the model takes token ids; vocabulary in" in said and (tmp_path / "text.vocab.txt").is_file()
+    assert "the model takes token ids; vocabulary in" in said and (tmp_path / "text.onnx.vocab.txt").is_file()
+    lite = cli("export", text_run, "--format", "tflite", "--out", tmp_path / "text.tflite")  # same folder: no clash
+    assert lite.exit_code == 0, lite.output
+    assert (tmp_path / "text.tflite.vocab.txt").read_bytes() == (tmp_path / "text.onnx.vocab.txt").read_bytes()
     texts = [POSITIVE[0], NEGATIVE[2], "Ünïcödé 😀 ничего"]
     side = json.loads((tmp_path / "text.onnx.json").read_text(encoding="utf-8"))
     tokenizer = side["tokenizer"]  # as a client builds it from the side file: Keras, not mlcli

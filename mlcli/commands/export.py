@@ -171,6 +171,12 @@ SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "onnx": (".onnx",), "s
 NOT_A_FOLDER = (".keras", ".tflite", ".h5", ".onnx", ".json")
 
 
+def vocabulary_file(out: Path) -> Path:
+    """`model.tflite.vocab.txt`: named after the whole export, like its side file, so a TFLite and an
+    ONNX export of one run can sit in the same folder."""
+    return out.parent / f"{out.name}.vocab.txt"
+
+
 def _check_out(fmt: str, out: Path, force: bool) -> None:
     """A name that the format's loader will open, never a run's own file, never replacing anything
     without --force: the export itself, its side file, the vocabulary of a TFLite text model."""
@@ -179,7 +185,7 @@ def _check_out(fmt: str, out: Path, force: bool) -> None:
     check_output(out, suffixes=SUFFIXES[fmt], force=force, folder=fmt == "saved_model")
     check_output(out.parent / f"{out.name}.json", force=force)
     if fmt in TOKEN_FORMATS:
-        check_output(out.with_suffix(".vocab.txt"), force=force)
+        check_output(vocabulary_file(out), force=force)
 
 
 def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, force: bool = False) -> dict:
@@ -229,7 +235,7 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
     diff = measured["diff"]
     info = _side_file(fmt, serving, spec)
     if tokens_only:  # what a client needs to turn text into the token ids this file takes
-        vocab = out.with_suffix(".vocab.txt")
+        vocab = vocabulary_file(out)
         tokens = spec.input.vocabulary[2:]  # without padding and [UNK]: TextVectorization adds them back
         info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary": tokens,
                              "how": "keras.layers.TextVectorization(vocabulary=<vocabulary, or the file>, "

@@ -171,9 +171,11 @@ def report(summary: dict, run_dir: Path) -> None:
     test = summary.get("test") or {}
     parts = [f"{k} {v:.4g}" for k, v in test.items() if isinstance(v, float) and k != "loss"][:4]
     rate = summary.get("samples_per_sec")
+    first, final = summary.get("initial_epoch", 0) + 1, summary["final_epoch"]
+    epochs = (f"epochs {first}-{final} of {final} (resumed)" if first > 1 and final >= first
+              else f"{final} epoch{'s' if final != 1 else ''}")  # the time is this process's: say which epochs
     print(
-        f"done: {summary['final_epoch']} epoch{'s' if summary['final_epoch'] != 1 else ''} in "
-        f"{summary['train_time_s']:.1f}s"
+        f"done: {epochs} in {summary['train_time_s']:.1f}s"
         + (f" ({rate:,.0f} samples/s)" if rate else "")
         + (f"; test {', '.join(parts)}" if parts else "")
         + f"; run directory {run_dir}",

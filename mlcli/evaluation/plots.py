@@ -22,7 +22,7 @@ def _pyplot():
 def overlay(runs: dict[str, list[dict]], path: Path) -> None:
     """Several runs' curves on shared axes: one panel per logged name, one line per run."""
     names = [n for n in dict.fromkeys(k for rows in runs.values() for k in (rows[0] if rows else {}))
-             if n not in ("epoch", "learning_rate")]  # fmt: skip
+             if n != "epoch" and not n.endswith("learning_rate")]  # fmt: skip
     plt = _pyplot()
     fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.5 * max(len(names), 1), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -45,7 +45,7 @@ def curves(rows: list[dict], path: Path) -> None:
         return
     plt = _pyplot()
     epochs = [int(r["epoch"]) for r in rows]
-    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_") and not k.endswith("learning_rate")]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
         ax.plot(epochs, [float(r[name]) for r in rows], marker="o", label=f"train {name}")

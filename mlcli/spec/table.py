@@ -99,8 +99,9 @@ class TableInput(InputState):
     def tflite_problem(self) -> str | None:
         strings = [c.key for c in self.columns if c.type != "numeric"]
         if strings:
+            onnx = "" if any(c.type == "text" for c in self.columns) else ", onnx"  # free text: no ONNX converter
             return (f"TFLite has no string lookups without Flex ops, and this model reads the string column(s) "
-                    f"{', '.join(strings)}; export keras or saved_model instead")  # fmt: skip
+                    f"{', '.join(strings)}; export keras, saved_model{onnx} instead")  # fmt: skip
         return None
 
     def _inputs(self) -> dict:

@@ -30,7 +30,7 @@ def _fmt(logs: dict, keys: list[str] | None = None) -> str:
         v = logs[k]
         if isinstance(v, (int, float)) or hasattr(v, "__float__"):
             v = float(v)
-            name = "lr" if k == "learning_rate" else k
+            name = k.replace("learning_rate", "lr")  # lr, g_lr, d_lr
             parts.append(f"{name} {v:.4g}" if math.isfinite(v) else f"{name} {v}")
     return "  ".join(parts)
 
@@ -77,12 +77,24 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class LearningRate(keras.callbacks.Callback):
-    """The optimizer's learning rate at each epoch end, into the logs (metrics.csv, progress, TensorBoard)."""
+    """The learning rate each optimizer used this epoch, into the logs (metrics.csv, progress, TensorBoard).
+
+    A GAN trains with two optimizers of its own; its compiled `optimizer` is Keras' unused default, so
+    its rates are logged per network (`g_learning_rate`, `d_learning_rate`) and that one is left out.
+    """
 
     def on_epoch_end(self, epoch, logs=None):
-        optimizer = getattr(self.model, "optimizer", None)
-        if logs is not None and optimizer is not None:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        if logs is not None:
+            logs.update(learning_rates(self.model))
+
+
+def learning_rates(model) -> dict[str, float]:
+    """{log name: rate} for the optimizers that actually update `model`'s weights."""
+    pairs = [("g_learning_rate", "g_optimizer"), ("d_learning_rate", "d_optimizer")]
+    if not all(getattr(model, attr, None) is not None for _, attr in pairs):
+        pairs = [("learning_rate", "optimizer")]
+    return {name: float(keras.ops.convert_to_numpy(getattr(model, attr).learning_rate))
+            for name, attr in pairs if getattr(model, attr, None) is not None}  # fmt: skip
 
 
 def _best_line(writer) -> str | None:
