@@ -39,13 +39,37 @@ def load_compiled(path: Path):
     return keras.models.load_model(path)
 
 
+# the CNN trains 3 epochs with TensorBoard on: the evaluate/predict/resume tests below read the same run
+SMOKE_EXTRA = {"cnn": ["--set", "training.epochs=3", "--set", "training.tensorboard=true"]}
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory) -> Path:
+    """Every smoke config trained once, with `seed: 0` (the seed users type most; it once failed every
+    training in the shuffle) and plots on (the default; smoke configs turn them off for speed), in one
+    folder with what a runs table must also show: a GAN, a failed run, a killed one, a malformed record."""
+    root = tmp_path_factory.mktemp("smoke")
+    for name in CLASSIFIER_SMOKES + VALUE_SMOKES:
+        result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", root / name, "--quiet", "--set", "seed=0",
+                     "--set", "training.plots=true", *SMOKE_EXTRA.get(name, []))  # fmt: skip
+        assert result.exit_code == 0, result.output
+    gan = cli("train", SMOKE / "gan.yaml", "--run-dir", root / "gan", "--quiet", "--set", "training.epochs=1")
+    assert gan.exit_code == 0, gan.output
+    failed = cli("train", SMOKE / "mlp.yaml", "--run-dir", root / "failed", "--quiet",
+                 "--set", "optimizer.learning_rate=1.0e+12", "--set", "optimizer.schedule.name=constant")  # fmt: skip
+    assert failed.exit_code == 1
+    killed = cli_subprocess("train", SMOKE / "cnn.yaml", "--run-dir", root / "killed", "--quiet",
+                            env={"MLCLI_CRASH_AT": "after_backup:1"})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    (root / "broken").mkdir()
+    (root / "broken" / "run.json").write_text("[not an object", encoding="utf-8")  # must not abort a listing
+    return root
+
+
 @pytest.mark.parametrize("name", CLASSIFIER_SMOKES + VALUE_SMOKES)
-def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
-    """With `seed: 0`, the seed users type most (it once failed every training in the shuffle)."""
-    run = tmp_path / name
-    result = cli("train", SMOKE / f"{name}.yaml", "--run-dir", run, "--quiet", "--set", "seed=0",
-                 "--set", "training.plots=true")  # the default (smoke configs turn plots off for speed)
-    assert result.exit_code == 0, result.output
+def test_smoke_config_trains_into_complete_run_dir(smoke_runs: Path, name: str):
+    run = smoke_runs / name
+    epochs = 3 if name == "cnn" else 2
     for item in (
         "config.yaml",
         "run.json",
@@ -54,16 +78,16 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
         "summary.json",
         "checkpoints/best.keras",
         "checkpoints/last.keras",
-        "backup/epoch-000002/state.json",
-        "backup/epoch-000002/model.keras",
+        f"backup/epoch-{epochs - 1:06d}/state.json",
+        f"backup/epoch-{epochs:06d}/model.keras",
         "plots/curves.png",
     ):
         assert (run / item).is_file(), item
     rows = metrics_rows(run)
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
     assert float(rows[1]["loss"]) < float(rows[0]["loss"])
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["epochs_run"] == 2 and summary["samples_per_sec"] > 0
+    assert summary["epochs_run"] == epochs and summary["samples_per_sec"] > 0
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "completed" and record["versions"]["tensorflow"]
     key = "accuracy" if name in CLASSIFIER_SMOKES else "rmse"
@@ -74,16 +98,26 @@ def test_smoke_config_trains_into_complete_run_dir(tmp_path: Path, name: str):
         model = load(run / "checkpoints" / f"{which}.keras")
         assert model.count_params() == summary["params"]
     # last.keras is the committed epoch's model itself (a hard link: no second copy written)
-    assert (run / "checkpoints/last.keras").samefile(run / "backup/epoch-000002/model.keras")
+    assert (run / "checkpoints/last.keras").samefile(run / f"backup/epoch-{epochs:06d}/model.keras")
+
+
+def test_runs_lists_every_kind_of_run(smoke_runs: Path):
+    listed = cli_subprocess("runs", smoke_runs, "--json")  # the console script, never TensorFlow
+    assert listed.returncode == 0, listed.stderr
+    rows = {Path(r["path"]).name: r for r in json.loads(listed.stdout)}
+    assert {k: rows[k]["status"] for k in rows} == {
+        **{name: "completed" for name in CLASSIFIER_SMOKES + VALUE_SMOKES + ["gan"]},
+        "failed": "failed", "killed": "killed", "broken": "unknown",
+    }  # fmt: skip
+    assert rows["gan"]["best"]["value"] is None and rows["gan"]["best"]["epoch"] == 1
+    table = cli_subprocess("runs", smoke_runs)
+    assert table.returncode == 0 and "last epoch (ep 1)" in table.stdout
+    assert cli_subprocess("runs", smoke_runs, "--sort", "best").returncode == 0
 
 
 @pytest.fixture(scope="module")
-def trained_cnn(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("cnn") / "run"
-    result = cli("train", SMOKE / "cnn.yaml", "--run-dir", run, "--quiet", "--set", "training.epochs=3",
-                 "--set", "training.tensorboard=true")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return run
+def trained_cnn(smoke_runs: Path) -> Path:
+    return smoke_runs / "cnn"
 
 
 def test_tensorboard_logs_written(trained_cnn: Path):

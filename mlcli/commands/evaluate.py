@@ -40,12 +40,13 @@ def _gan_table(result: dict, split: str, console: Console) -> None:
     table = Table(title="GAN quality (a classifier trained on the real training images)", title_justify="left")
     for col in ("images", "mean confidence", "class coverage", "Fréchet distance"):
         table.add_column(col, justify="right" if col != "images" else "left")
-    for key, label in (("generated", "generated"), (f"real_{split}", f"real {split} (the reference)")):
+    for key, label in (("generated", "generated"), (f"real_{split}", f"real {split} (a perfect generator)")):
         r = result[key]
         table.add_row(f"{label} ({r['samples']})", f"{r['mean_confidence']:.3f}", f"{r['class_coverage']:.0%}",
                       f"{r['frechet_distance']:.2f}")  # fmt: skip
     console.print(table)
-    console.print("A generator close to the real images has similar confidence, full coverage and a small distance.")
+    console.print("Distances are to the real training images' features. A generator close to the real images has "
+                  f"the real {split} row's confidence and coverage, and a distance as small as its.")
 
 
 def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) -> dict:

@@ -72,12 +72,15 @@ def _text_folder(path: Path) -> dict:
     files = {c: [f for f in fs if f.suffix.lower() in TEXT_SUFFIXES] for c, fs in _files(root).items()}
     texts = [f.read_bytes()[:20000].decode("utf-8", "replace") for fs in files.values() for f in fs[:100]]
     words = [len(t.split()) for t in texts] or [1]
-    spaced = np.mean([t.count(" ") / max(len(t), 1) for t in texts]) if texts else 0.1
-    character = spaced < 0.05  # scripts written without spaces (Chinese, Japanese) read as characters
+    unspaced = np.mean([t.count(" ") / max(len(t), 1) < 0.05 for t in texts]) if texts else 0.0
+    # scripts written without spaces (Chinese, Japanese) read as characters, even when they are a tenth of
+    # the texts: split on whitespace, each of their sentences would be one word never seen again
+    character = unspaced >= 0.1
     lengths = [len(t) for t in texts] if character else words
     length = int(min(400, max(16, np.percentile(lengths, 90))))
     return {"classes": list(files), "count": sum(map(len, files.values())), "has_test": has_test,
-            "split": "character" if character else "whitespace", "length": length}  # fmt: skip
+            "split": "character" if character else "whitespace", "length": length,
+            "unspaced": float(unspaced)}  # fmt: skip
 
 
 def _label_column(header: list[str], asked: str | None, path: Path) -> tuple[str, str]:
@@ -163,11 +166,17 @@ def _small(count: int) -> str:
             "  # (with this few examples expect noisy scores; more data helps more than any setting)\n")  # fmt: skip
 
 
-def _training(classes: bool, epochs: int = 20) -> str:
-    monitor = "val_accuracy" if classes else "val_loss"
+def _training(classes: bool, epochs: int = 20, count: int | None = None) -> str:
+    """Early stopping and the best checkpoint on validation accuracy, or on val_loss for few examples:
+    accuracy over a handful of validation examples moves in large steps, so its first value is rarely
+    beaten and training would keep an almost untrained epoch."""
+    small = count is not None and count < SMALL
+    monitor = "val_accuracy" if classes and not small else "val_loss"
+    why = f"  # val_loss, not val_accuracy: with {count} examples accuracy moves in large steps\n" if (
+        classes and small) else ""  # fmt: skip
     return (
-        "training:\n"
-        f"  epochs: {epochs}\n"
+        "training:\n" + why
+        + f"  epochs: {epochs}\n"
         f"  early_stopping: {{monitor: {monitor}, patience: 5}}   # stop when validation stops improving\n"
         f"  checkpoint: {{monitor: {monitor}}}   # checkpoints/best.keras keeps the best epoch\n"
     )
@@ -202,19 +211,21 @@ def starter_config(path: Path, label: str | None = None) -> str:
                 + f"  color_mode: {info['color']}\n" + split + _small(info["count"]) + "  batch_size: 32\n"
                 + "  # preprocessing: {augment: [random_flip, random_rotation]}   # for photos, not for digits\n"
                 + "model:\n  type: cnn\n" + _cnn(info["blocks"], info["count"])
-                + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True)
+                + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True, count=info["count"])
             )  # fmt: skip
         info = _text_folder(path)
         split = "" if info["has_test"] else "  test_fraction: 0.2   # no test/ folder: 20 % held out by seed\n"
         return (
             head
             + f"# {info['count']} texts in {len(info['classes'])} classes: {', '.join(info['classes'][:12])}\n"
-            + "data:\n  source: text_folder\n" + f"  path: '{quoted}'\n" + split + "  batch_size: 32\n"
-            + "  preprocessing:\n"
+            + "data:\n  source: text_folder\n" + f"  path: '{quoted}'\n" + split + _small(info["count"])
+            + "  batch_size: 32\n  preprocessing:\n"
+            + (f"    # split: character: {info['unspaced']:.0%} of the texts are written without spaces (Chinese, "
+               "Japanese, ...)\n" if info["split"] == "character" else "")
             + f"    text: {{split: {info['split']}, sequence_length: {info['length']}, max_tokens: 20000}}\n"
             + "model:\n  type: rnn\n  cell: gru\n  units: [64]\n  bidirectional: true\n  embedding_dim: 64\n"
             + "  dropout: 0.2\n"
-            + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True, 15)
+            + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(True, 15, info["count"])
         )  # fmt: skip
     if path.suffix.lower() == ".csv":
         info = _csv(path, label)
@@ -241,7 +252,7 @@ def starter_config(path: Path, label: str | None = None) -> str:
             + "\n".join(lines) + "\n# override any of them with data.columns: {name: numeric|categorical|text|ignore}\n"
             + f"data:\n  source: csv\n  path: '{quoted}'\n  label: '{info['label']}'\n  task: {info['task']}\n"
             + "  test_fraction: 0.2   # or test_path: a test CSV with the same columns\n  batch_size: 32\n"
-            + model + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(classes, 50)
+            + model + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(classes, 50, info["rows"])
         )  # fmt: skip
     if path.suffix.lower() == ".npz":
         info = _npz(path)
@@ -260,7 +271,7 @@ def starter_config(path: Path, label: str | None = None) -> str:
             head + f"# {info['rows']} examples of shape {info['shape']}; y: {what}\n"
             + f"data:\n  source: npz\n  path: '{quoted}'\n  task: {info['task']}\n  test_fraction: 0.2\n"
             + "  batch_size: 32\n" + model + "optimizer: {name: adam, learning_rate: 1.0e-3}\n"
-            + _training(classes, 30)
+            + _training(classes, 30, info["rows"])
         )  # fmt: skip
     raise UserError(f"{path}: mlcli init reads an image folder, a text folder, a .csv or an .npz")
 

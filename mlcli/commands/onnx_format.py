@@ -20,7 +20,8 @@ import numpy as np
 from mlcli.errors import UserError
 
 OPSET = 18
-INSTALL = "pip install 'mlcli[onnx]' (tf2onnx, onnx and onnxruntime)"
+INSTALL = ("pip install 'mlcli[onnx]' (tf2onnx, onnx and onnxruntime; in a clone of mlcli: "
+           "pip install -e '.[onnx]')")
 # operations tf2onnx leaves unconverted, with where upstream tracks them
 TEXT_OPS = "https://github.com/onnx/tensorflow-onnx/issues/1886 (Keras TextVectorization does not convert)"
 UPSTREAM = {

@@ -77,15 +77,20 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class LearningRate(keras.callbacks.Callback):
-    """The learning rate each optimizer used this epoch, into the logs (metrics.csv, progress, TensorBoard).
+    """The learning rate of each optimizer at the epoch's first step, into the logs (metrics.csv,
+    progress, TensorBoard): the rate the epoch started with, as a schedule or warm-up was configured,
+    not the decayed value after its last step (which is the next epoch's start).
 
     A GAN trains with two optimizers of its own; its compiled `optimizer` is Keras' unused default, so
     its rates are logged per network (`g_learning_rate`, `d_learning_rate`) and that one is left out.
     """
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._at_start = learning_rates(self.model)
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs.update(learning_rates(self.model))
+            logs.update(getattr(self, "_at_start", None) or learning_rates(self.model))
 
 
 def learning_rates(model) -> dict[str, float]:
