@@ -381,7 +381,8 @@ def sample(
     ),
     seed: Annotated[int, typer.Option(metavar="S", help="Latent seed: the same seed gives the same images.")] = 0,
     png: Annotated[Path | None, typer.Option(metavar="FILE.png", help="Also write a grid of them.")] = None,
-    label: Annotated[int | None, typer.Option(metavar="K", help="Class to generate (conditional GANs).")] = None,
+    label: Annotated[str | None, typer.Option(metavar="K|NAME",
+                                              help="Class to generate, by index or name (conditional GANs).")] = None,
     checkpoint: CheckpointOption = "last",
     force: ForceOption = False,
 ) -> None:

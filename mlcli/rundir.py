@@ -130,6 +130,9 @@ def claim_run_dir(path: Path, resume: bool, shared_with_workers: bool = False) -
         return path.is_dir() and any(p.name not in ignored for p in path.iterdir())
 
     if taken():  # refused before anything is written into someone's folder (not even a .lock)
+        if path.resolve() not in _held_locks and held_by_a_process(path):  # another process, not this one
+            raise UserError(f"{path}: another mlcli process is training in this run directory; wait for it or "
+                            "choose another --run-dir")  # fmt: skip
         raise UserError(f"{path}: run directory already exists and is not empty; use --resume to continue it "
                         "or choose another --run-dir")  # fmt: skip
     had_lock = (path / LOCK_FILE).exists()

@@ -77,7 +77,8 @@ def test_sample_writes_uint8_images_with_labels(gan_run: Path, tmp_path: Path):
 
 
 def test_sample_bad_input(gan_run: Path, tmp_path: Path):
-    assert cli("sample", gan_run, "--num", "2", "--out", tmp_path / "x.npz", "--label", "12").exit_code == 2
+    refused = cli("sample", gan_run, "--num", "2", "--out", tmp_path / "x.npz", "--label", "12")
+    assert refused.exit_code == 2 and "not a class of this GAN; choose a name or index (0 0, 1 1," in refused.output
     assert cli("sample", gan_run, "--num", "2", "--out", tmp_path / "x.png").exit_code == 2
     assert cli("predict", gan_run, tmp_path / "x.npz").exit_code == 2
 
@@ -122,13 +123,22 @@ def test_gan_resumes_after_sigkill(tmp_path: Path):
     assert rates == [pytest.approx((2e-4, 5e-5), rel=1e-6)] * 3  # float32 rates
     epoch_lines = [line for line in result.stdout.splitlines() if line.lstrip().startswith("epoch ")]
     assert len(epoch_lines) == 2 and all("g_lr 0.0002" in x and "d_lr 5e-05" in x for x in epoch_lines), result.stdout
-    assert " lr 0.001" not in result.stdout
+    assert " lr 0.001" not in result.stdout and "(image, generation)" in result.stdout  # not "classification"
     assert "done: epochs 2-3 of 3 (resumed) in " in result.stdout  # this process's time, for its epochs
     train = json.loads((run / "summary.json").read_text())["train"]
     assert (train["g_learning_rate"], train["d_learning_rate"]) == pytest.approx((2e-4, 5e-5), rel=1e-6)
     assert "learning_rate" not in train
     assert json.loads((run / "summary.json").read_text())["initial_epoch"] == 1
     assert [a["status"] for a in json.loads((run / "run.json").read_text())["attempts"]] == ["killed"]
+
+
+def test_a_label_is_a_class_name_or_its_index():
+    from mlcli.commands.sample import class_index
+    from mlcli.errors import UserError
+
+    assert [class_index(k, ["bar", "blob"], 2) for k in ("blob", "1", "bar", "0")] == [1, 1, 0, 0]
+    with pytest.raises(UserError, match=r"--label blub: .*\(0 bar, 1 blob\)"):
+        class_index("blub", ["bar", "blob"], 2)
 
 
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (32, 32, 3)])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, cli_subprocess
+from tests.conftest import ROOT, cli, cli_subprocess
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from real_data import baselines, split_frame  # noqa: E402  (shared with bench_real_data.py)
@@ -30,9 +30,11 @@ def train_run(tmp_path: Path, name: str, data: str, model: str, training: str) -
 
 
 def predicted(tmp_path: Path, run: Path, inputs: Path) -> list[dict]:
+    """In this process: the run was trained by the console script, and `predict` through it on a run's
+    own test files is test_one_path.py's."""
     out = tmp_path / "predicted.json"
-    done = cli_subprocess("predict", run, inputs, "--out", out)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = cli("predict", run, inputs, "--out", out)
+    assert done.exit_code == 0, done.output[-3000:]
     return json.loads(out.read_text(encoding="utf-8"))
 
 

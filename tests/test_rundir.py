@@ -66,6 +66,24 @@ def test_existing_run_dir_is_refused_without_resume(tmp_path: Path):
     assert (run / "config.yaml").read_text() == "x"
 
 
+def test_a_run_dir_another_process_trains_in_is_said_to_be_in_use(tmp_path: Path):
+    import fcntl
+    import os
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("x")
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what a training process holds for its lifetime
+    try:
+        with pytest.raises(UserError, match="another mlcli process is training in this run directory"):
+            runs.claim_run_dir(run, resume=False)
+    finally:
+        os.close(fd)
+    with pytest.raises(UserError, match="already exists and is not empty"):  # the lock gone: a finished run
+        runs.claim_run_dir(run, resume=False)
+
+
 def test_resume_needs_a_run_dir(tmp_path: Path):
     with pytest.raises(UserError, match="not a run directory"):
         runs.claim_run_dir(tmp_path, resume=True)

@@ -13,8 +13,23 @@ from mlcli.inference.run import load_checkpoint, open_run
 from mlcli.rundir import check_output
 
 
+def class_index(label: str | int, names: list[str], count: int) -> int:
+    """`--label`: a class name of the run, or its index."""
+    names = [str(n) for n in names] or [str(i) for i in range(count)]
+    if str(label) in names:
+        return names.index(str(label))
+    try:
+        index = int(label)
+    except ValueError:
+        index = -1
+    if not 0 <= index < count:
+        listed = ", ".join(f"{i} {n}" for i, n in enumerate(names[:20])) + (", ..." if count > 20 else "")
+        raise UserError(f"--label {label}: not a class of this GAN; choose a name or index ({listed})")
+    return index
+
+
 def sample_command(
-    run_dir: Path, num: int, out: Path, seed: int, png: Path | None, label: int | None, checkpoint: str,
+    run_dir: Path, num: int, out: Path, seed: int, png: Path | None, label: str | int | None, checkpoint: str,
     force: bool = False,
 ) -> np.ndarray:
     check_output(out, suffixes=(".npz",), force=force)
@@ -26,8 +41,8 @@ def sample_command(
     gan = load_checkpoint(run, checkpoint)
     labels = None
     if gan.num_classes:
-        if label is not None and not 0 <= label < gan.num_classes:
-            raise UserError(f"--label {label}: choose a class between 0 and {gan.num_classes - 1}")
+        if label is not None:
+            label = class_index(label, run.spec.class_names or [], gan.num_classes)
         labels = np.full(num, label) if label is not None else np.arange(num) % gan.num_classes
     elif label is not None:
         raise UserError("--label needs a conditional GAN (model.conditional: true)")

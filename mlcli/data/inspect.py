@@ -206,7 +206,8 @@ def _images(files: Files) -> dict:
 def profile(raw: RawData, cfg: Any) -> dict:
     """What the loaded data is: sizes, classes, column typing, images, and notes worth reading."""
     data = cfg.data
-    out: dict[str, Any] = {"source": data.source, "kind": raw.kind, "task": raw.task}
+    gan = getattr(cfg.model, "type", None) == "gan"  # its labels (if any) condition the generator
+    out: dict[str, Any] = {"source": data.source, "kind": raw.kind, "task": "generation" if gan else raw.task}
     if raw.series is not None:
         out["splits"] = {name: int(len(v)) for name, v in zip(("train", "val", "test"), raw.series)}
         out["series"] = {"column": raw.value_column, "window": data.window, "horizon": data.horizon}

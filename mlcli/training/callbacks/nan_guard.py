@@ -27,7 +27,10 @@ class NanGuard(keras.callbacks.Callback):
         for key in ("loss", "d_loss", "g_loss"):
             value = (logs or {}).get(key)
             if value is not None and not math.isfinite(float(value)):
-                self.where = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}"
+                # with steps_per_execution, Keras numbers a chunk by its would-be last step, which for an
+                # epoch's final, shorter chunk lies past the epoch's end
+                step = min(batch + 1, (self.params or {}).get("steps") or batch + 1)
+                self.where = f"{key} became {float(value)} at epoch {self.epoch + 1}, step {step}"
                 self.model.stop_training = True
                 return
 
