@@ -131,6 +131,15 @@ def _write(fmt: str, serving: Serving, path: Path) -> None:
         path.write_bytes(converter.convert())
 
 
+# how a client opens each format, without mlcli (the calls the export's own verification makes)
+LOADERS = {
+    "keras": "keras.models.load_model(path); model(inputs: one array, or a dict by input name)",
+    "saved_model": "tf.saved_model.load(path).signatures['serving_default'](**inputs)[output]",
+    "tflite": "tf.lite.Interpreter(model_path=path).get_signature_runner('serve')(**one_example)[output]",
+    "onnx": "onnxruntime.InferenceSession(path)",
+}
+
+
 def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
     """What a serving process needs besides the file: input names (and the columns they read),
     the output's name and the class names in output order."""
@@ -144,7 +153,7 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
         by_name = {t.name: t for t in serving.model.inputs}
         inputs = [{"name": n, "dtype": str(by_name[n].dtype), "shape": list(by_name[n].shape[1:]),
                    **({"column": columns[n]} if n in columns else {})} for n in serving.inputs]  # fmt: skip
-        usage = {"load": "onnxruntime.InferenceSession(path)"} if fmt == "onnx" else {}
+        usage = {"load": LOADERS[fmt]}
     image = spec.input.images if spec.task != "generation" else None  # a generator reads latents, not images
     if image is not None:
         usage["images"] = (
