@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess
+from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess, like_a_terminal
 from tests.test_train_e2e import load, metrics_rows
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
@@ -199,14 +199,16 @@ def test_killed_at_three_awkward_moments_the_resumed_run_is_exact(tmp_path: Path
     Its metrics.csv and weights are the uninterrupted run's, byte for byte (console script, mlcli's own
     oneDNN choice)."""
     run = tmp_path / "run"
-    killed = cli_subprocess("train", CNN, "--run-dir", run, *EXACT, env={"MLCLI_CRASH_AT": "after_backup:2"})
+    shared = {"preexec_fn": umask_022}  # a team's umask: every file the four processes write is 0644
+    killed = cli_subprocess("train", CNN, "--run-dir", run, *EXACT, env={"MLCLI_CRASH_AT": "after_backup:2"},
+                            **shared)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert len(metrics_rows(run)) == 1  # epoch 2's copy was not yet written
-    killed = cli_subprocess("train", "--resume", run, "--quiet", env={"MLCLI_CRASH_AT": "after_best:3"})
+    killed = cli_subprocess("train", "--resume", run, "--quiet", env={"MLCLI_CRASH_AT": "after_best:3"}, **shared)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert len(metrics_rows(run)) == 2  # the resume completed epoch 2, then died inside epoch 3's copies
     proc = subprocess.Popen([*MLCLI, "train", "--resume", str(run), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+                            stderr=subprocess.DEVNULL, preexec_fn=umask_022)  # fmt: skip
     deadline = time.time() + 120
     while time.time() < deadline and len(metrics_rows(run)) < 3:  # epoch 3 completed: epoch 4 is training
         time.sleep(0.005)
@@ -214,7 +216,7 @@ def test_killed_at_three_awkward_moments_the_resumed_run_is_exact(tmp_path: Path
     proc.wait()
     assert json.loads((run / "run.json").read_text())["status"] == "running" and len(metrics_rows(run)) == 3
     assert not (run / "backup" / "epoch-000004").exists()
-    resumed = cli_subprocess("train", "--resume", run, "--quiet")
+    resumed = cli_subprocess("train", "--resume", run, "--quiet", **shared)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(uninterrupted, run)
     assert not list(run.rglob(".*.tmp-*"))  # a killed write leaves nothing behind after the restart
@@ -222,26 +224,25 @@ def test_killed_at_three_awkward_moments_the_resumed_run_is_exact(tmp_path: Path
     assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["killed"] * 3
     for attempt in record["attempts"]:  # each ended at its last write, so `runs` counts its time
         assert attempt["wall_time_estimated"] and 0 < attempt["wall_time_s"] < 300
-
-
-# ---- durable, shareable files ----------------------------------------------------------------------
-
-
-def test_files_follow_the_umask_and_finished_runs_are_not_resumed(tmp_path: Path):
-    run = tmp_path / "run"
-    result = cli_subprocess(
-        "train", SMOKE / "mlp.yaml", "--run-dir", run, "--quiet", "--set", "training.tensorboard=true",
-        preexec_fn=lambda: os.umask(0o022),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+    # files as a plain open() makes them under the umask (atomic writes start from private temp files)
     modes = {str(p.relative_to(run)): p.stat().st_mode & 0o777 for p in run.rglob("*") if p.name != ".lock"}
     assert {m for p, m in modes.items() if (run / p).is_file()} == {0o644}, modes
     assert {m for p, m in modes.items() if (run / p).is_dir()} == {0o755}, modes
+    # a finished run is not trained again, and nothing in it changes
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     again = cli_subprocess("train", "--resume", run, "--quiet")
-    assert again.returncode == 2 and "already finished (2 of 2 epochs)" in again.stderr
+    assert again.returncode == 2 and "already finished (4 of 4 epochs)" in again.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     assert json.loads((run / "run.json").read_text())["status"] == "completed"
+
+
+def umask_022() -> None:
+    """In a child: the umask most teams have, and Ctrl-C as in a terminal."""
+    os.umask(0o022)
+    like_a_terminal()
+
+
+# ---- durable, shareable files ----------------------------------------------------------------------
 
 
 def test_two_processes_racing_for_one_run_dir(tmp_path: Path):
