@@ -234,6 +234,16 @@ def test_ctrl_c_prints_the_resume_command_and_start_up_interrupts_leave_nothing(
     assert proc.returncode == 130, err
     assert f"mlcli train --resume {run}" in err
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    # last.keras is the last finished epoch's model: the same weights as that epoch's backup
+    from tests.test_train_e2e import load, load_compiled, metrics_rows
+
+    done = len(metrics_rows(run))
+    last = load_compiled(run / "checkpoints" / "last.keras")
+    backup = load(run / "backup" / f"epoch-{done:06d}" / "model.keras")
+    for a, b in zip(last.get_weights(), backup.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    per_epoch = -(-json.loads((run / "data_spec.json").read_text())["num_train"] // 16)  # the last batch partial
+    assert int(last.optimizer.iterations.numpy()) == done * per_epoch  # whole epochs, not the interrupted one
     early = tmp_path / "early"
     proc = subprocess.Popen([*MLCLI, "train", config, "--run-dir", early],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,

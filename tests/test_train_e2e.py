@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import MLCLI, ROOT, SMOKE, cli, cli_subprocess, like_a_terminal
+from tests.conftest import SMOKE, cli, cli_subprocess
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
@@ -206,42 +203,6 @@ def test_resume_raises_epoch_budget(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert [int(r["epoch"]) for r in metrics_rows(run)] == [1, 2, 3, 4]
     assert json.loads((run / "summary.json").read_text())["initial_epoch"] == 2
-
-
-def _wait_for_rows(run: Path, rows: int, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if (run / "metrics.csv").is_file() and len(metrics_rows(run)) >= rows:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("training did not progress")
-
-
-def _start(run: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*MLCLI, "train", str(SMOKE / "cnn.yaml"), "--run-dir", str(run), "--quiet",
-                             "--set", "training.epochs=5", "--set", "data.batch_size=4",
-                             "--set", "training.tensorboard=false", *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=like_a_terminal)  # fmt: skip
-
-
-def test_ctrl_c_writes_status_and_exits_130(tmp_path: Path):
-    run = tmp_path / "run"
-    proc = _start(run)
-    _wait_for_rows(run, 1, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
-    # last.keras is the last finished epoch's model: the same weights as that epoch's backup
-    done = len(metrics_rows(run))
-    last = load_compiled(run / "checkpoints" / "last.keras")
-    backup = load(run / "backup" / f"epoch-{done:06d}" / "model.keras")
-    for a, b in zip(last.get_weights(), backup.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    per_epoch = -(-json.loads((run / "data_spec.json").read_text())["num_train"] // 4)  # batch 4, last one partial
-    assert int(last.optimizer.iterations.numpy()) == done * per_epoch  # whole epochs, not the interrupted one
 
 
 def test_nan_loss_stops_with_message_and_keeps_best(tmp_path: Path):
