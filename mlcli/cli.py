@@ -382,7 +382,8 @@ def sample(
     seed: Annotated[int, typer.Option(metavar="S", help="Latent seed: the same seed gives the same images.")] = 0,
     png: Annotated[Path | None, typer.Option(metavar="FILE.png", help="Also write a grid of them.")] = None,
     label: Annotated[str | None, typer.Option(metavar="K|NAME",
-                                              help="Class to generate, by index or name (conditional GANs).")] = None,
+                                              help="Class to generate, by name or index (a name wins); "
+                                                   "without it the classes take turns (conditional GANs).")] = None,
     checkpoint: CheckpointOption = "last",
     force: ForceOption = False,
 ) -> None:

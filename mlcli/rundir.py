@@ -84,7 +84,8 @@ def lock_run_dir(path: Path) -> None:
     except BlockingIOError:
         os.close(fd)
         os.close(dir_fd)
-        raise UserError(f"{path}: another mlcli process is using this run directory") from None
+        raise UserError(f"{path}: another mlcli process is using this run directory; wait for it to end "
+                        "(then --resume continues it) or choose another --run-dir") from None
     _held_locks[path.resolve()] = fd
     anchor(path, dir_fd)  # every later write below it goes through this descriptor
 

@@ -86,6 +86,7 @@ def test_init_writes_a_config_that_validates_and_trains(tmp_path: Path, kind: st
         assert "val_fraction: 0.2" in text and "monitor: val_loss" in text and "split: whitespace" in text
     if kind == "csv":  # the label found by name, the id column seen for what it is
         assert "label: 'species'" in text and "penguin_id: left out" in text and "sex: categorical" in text
+        assert "val_fraction: 0.2" in text and "monitor: val_loss" in text  # 344 rows: 55 validation rows
     assert cli("validate", out).exit_code == 0
     run = tmp_path / "run"
     trained = cli("train", out, "--run-dir", run, "--quiet", "--set", "training.epochs=1")

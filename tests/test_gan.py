@@ -71,9 +71,10 @@ def test_sample_writes_uint8_images_with_labels(gan_run: Path, tmp_path: Path):
     before = again.read_bytes()
     refused = cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7")
     assert refused.exit_code == 2 and "already exists" in refused.output and again.read_bytes() == before
-    assert cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7", "--force").exit_code == 0
+    forced = cli("sample", gan_run, "--num", "4", "--out", again, "--label", "7", "--force")
+    assert forced.exit_code == 0 and "uint8 of class '7' (index 7) to" in forced.output, forced.output
     with np.load(again) as data:
-        assert data["labels"].tolist() == [7, 7, 7, 7]
+        assert data["labels"].tolist() == [7, 7, 7, 7] and data["class_names"].tolist() == list("0123456789")
 
 
 def test_sample_bad_input(gan_run: Path, tmp_path: Path):
@@ -137,6 +138,7 @@ def test_a_label_is_a_class_name_or_its_index():
     from mlcli.errors import UserError
 
     assert [class_index(k, ["bar", "blob"], 2) for k in ("blob", "1", "bar", "0")] == [1, 1, 0, 0]
+    assert [class_index(k, ["1", "2", "3"], 3) for k in ("1", "3", "0")] == [0, 2, 0]  # a name wins over an index
     with pytest.raises(UserError, match=r"--label blub: .*\(0 bar, 1 blob\)"):
         class_index("blub", ["bar", "blob"], 2)
 

@@ -298,3 +298,25 @@ def test_every_kind_reads_a_raw_example_the_same_way_everywhere(kind_runs, tmp_p
     assert sorted(got) == sorted(jobs)
     for key, values in got.items():
         np.testing.assert_allclose(np.array(values), expected[key.split("/")[0]], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_character_vocabulary_with_line_breaks_travels_in_the_side_file(jokes_run: Path, tmp_path: Path):
+    """The jokes' vocabulary holds "\n": no one-token-per-line file can carry it, so the side file's list is
+    the only copy, and a client's TextVectorization built from that file alone gives the training ids."""
+    import keras
+    import tensorflow as tf
+
+    from mlcli.inference.run import open_run
+
+    result = cli("export", jokes_run, "--format", "tflite", "--out", tmp_path / "jokes.tflite")
+    assert result.exit_code == 0 and "a token is a line break" in result.output, result.output
+    side = json.loads((tmp_path / "jokes.tflite.json").read_text(encoding="utf-8"))["tokenizer"]
+    assert "\n" in side["vocabulary"] and "vocabulary_file" not in side
+    assert not (tmp_path / "jokes.tflite.vocab.txt").exists()
+    assert side["standardize_means"]["order"].endswith("every character is a token")
+    vectorize = keras.layers.TextVectorization(
+        vocabulary=side["vocabulary"], split=side["split"], standardize=side["standardize"],
+        output_sequence_length=side["output_sequence_length"])  # fmt: skip
+    texts = ["Das ist ein Witz über Programmierer.\n", "To jest żart\no programistach."]
+    trained = open_run(jokes_run).spec.input.preprocess(tf.constant(texts))
+    np.testing.assert_array_equal(np.asarray(vectorize(tf.constant(texts))), np.asarray(trained))

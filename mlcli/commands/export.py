@@ -174,7 +174,6 @@ def _side_file(fmt: str, serving: Serving, spec: DataSpec) -> dict:
 STANDARDIZE_MEANS = {
     "lower": "tf.strings.lower: ASCII capitals only (É, Ж, Σ stay as they are)",
     "strip_punctuation": "removes each match of the regex [!\"#$%&()\\*\\+,-\\./:;<=>?@\\[\\\\\\]^_`{|}~']",
-    "order": "lower, then strip; then split on whitespace runs",
 }
 SUFFIXES = {"keras": (".keras",), "tflite": (".tflite",), "onnx": (".onnx",), "saved_model": None}
 NOT_A_FOLDER = (".keras", ".tflite", ".h5", ".onnx", ".json")
@@ -246,20 +245,27 @@ def export_command(run_dir: Path, fmt: str, out: Path | None, checkpoint: str, f
     if tokens_only:  # what a client needs to turn text into the token ids this file takes
         vocab = vocabulary_file(out)
         tokens = spec.input.vocabulary[2:]  # without padding and [UNK]: TextVectorization adds them back
-        info["tokenizer"] = {**spec.input.tokenizer(), "vocabulary": tokens,
-                             "how": "keras.layers.TextVectorization(vocabulary=<vocabulary, or the file>, "
-                                    "output_sequence_length=..., split=..., standardize=...)",
+        tokenizer = spec.input.tokenizer()
+        # one token per line, as Keras reads the file: impossible when a token is a line break (a
+        # character vocabulary of multi-line texts); the list in this side file is then the only copy
+        as_file = not any("\n" in t or "\r" in t for t in tokens)
+        split = "every character is a token" if tokenizer["split"] == "character" else "split on whitespace runs"
+        info["tokenizer"] = {**tokenizer, "vocabulary": tokens,
+                             "how": "keras.layers.TextVectorization(vocabulary="
+                                    + ("<vocabulary_file, or the list below>" if as_file else "<the list below>")
+                                    + ", output_sequence_length=..., split=..., standardize=...)",
                              "ids": "0 pads to output_sequence_length, 1 is a word not in the vocabulary, "
                                     "vocabulary[i] is id i + 2",
-                             "standardize_means": STANDARDIZE_MEANS}  # fmt: skip
-        if not any("\n" in t or "\r" in t for t in tokens):  # one token per line, as Keras reads the file
+                             "standardize_means": {**STANDARDIZE_MEANS,
+                                                   "order": f"lower, then strip; then {split}"}}  # fmt: skip
+        if as_file:
             info["tokenizer"]["vocabulary_file"] = vocab.name
     atomic_write_text(side, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     if tokens_only:
-        where = side.name
+        where = f"{side} (a token is a line break, so there is no one-per-line file)"
         if "vocabulary_file" in info["tokenizer"]:
             atomic_write_text(vocab, "\n".join(info["tokenizer"]["vocabulary"]) + "\n")
-            where = f"{vocab} and {side.name}"
+            where = f"{vocab} and {side}"
         why = "TFLite has no string ops without Flex" if lite else "ONNX has no TextVectorization"
         print(f"{why}: the model takes token ids; vocabulary in {where}")
     print(

@@ -251,7 +251,8 @@ def starter_config(path: Path, label: str | None = None) -> str:
             "Column types as inferred:\n"
             + "\n".join(lines) + "\n# override any of them with data.columns: {name: numeric|categorical|text|ignore}\n"
             + f"data:\n  source: csv\n  path: '{quoted}'\n  label: '{info['label']}'\n  task: {info['task']}\n"
-            + "  test_fraction: 0.2   # or test_path: a test CSV with the same columns\n  batch_size: 32\n"
+            + "  test_fraction: 0.2   # or test_path: a test CSV with the same columns\n" + _small(info["rows"])
+            + "  batch_size: 32\n"
             + model + "optimizer: {name: adam, learning_rate: 1.0e-3}\n" + _training(classes, 50, info["rows"])
         )  # fmt: skip
     if path.suffix.lower() == ".npz":

@@ -14,7 +14,8 @@ from mlcli.rundir import check_output
 
 
 def class_index(label: str | int, names: list[str], count: int) -> int:
-    """`--label`: a class name of the run, or its index."""
+    """`--label`: a class name of the run, or its index; a name wins (class folders `1`, `2`, `3`:
+    `--label 1` is the class named 1, index 0), and what was chosen is printed."""
     names = [str(n) for n in names] or [str(i) for i in range(count)]
     if str(label) in names:
         return names.index(str(label))
@@ -48,9 +49,14 @@ def sample_command(
         raise UserError("--label needs a conditional GAN (model.conditional: true)")
     images = gan.generate(num, seed, labels)
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int32)}
+    if labels is not None and run.spec.class_names:
+        arrays["class_names"] = np.array([str(n) for n in run.spec.class_names])  # labels[i] names class_names[i]
     atomic_write(out, lambda p: np.savez_compressed(p, **arrays), suffix=".npz")
     if png:
         names = run.spec.class_names or []
         image_grid(images, png, titles=[names[i] for i in labels] if labels is not None and names else None)
-    print(f"wrote {num} images {images.shape[1:]} uint8 to {out}" + (f" and a grid to {png}" if png else ""))
+    names = [str(n) for n in (run.spec.class_names or [])]
+    which = (f" of class {names[label]!r} (index {label})" if names else f" of class {label}") if label is not None \
+        else ""  # fmt: skip
+    print(f"wrote {num} images {images.shape[1:]} uint8{which} to {out}" + (f" and a grid to {png}" if png else ""))
     return images
