@@ -45,8 +45,8 @@ def _gan_table(result: dict, split: str, console: Console) -> None:
         table.add_row(f"{label} ({r['samples']})", f"{r['mean_confidence']:.3f}", f"{r['class_coverage']:.0%}",
                       f"{r['frechet_distance']:.2f}")  # fmt: skip
     console.print(table)
-    console.print("Distances are to the real training images' features. A generator close to the real images has "
-                  f"the real {split} row's confidence and coverage, and a distance as small as its.")
+    console.print("Distances are to the real training images' features. A generator close to the real images "
+                  f"scores like the real {split} row: similar confidence, full coverage, a distance as small.")
 
 
 def evaluate_command(run_dir: Path, split: str, checkpoint: str, as_json: bool) -> dict:

@@ -40,22 +40,21 @@ def sample_command(
     if run.spec.task != "generation":
         raise UserError(f"{run_dir} is a {run.cfg.model.type} run; `mlcli sample` needs a GAN (use `mlcli predict`)")
     gan = load_checkpoint(run, checkpoint)
+    names = [str(n) for n in (run.spec.class_names or [])]
     labels = None
     if gan.num_classes:
         if label is not None:
-            label = class_index(label, run.spec.class_names or [], gan.num_classes)
+            label = class_index(label, names, gan.num_classes)
         labels = np.full(num, label) if label is not None else np.arange(num) % gan.num_classes
     elif label is not None:
         raise UserError("--label needs a conditional GAN (model.conditional: true)")
     images = gan.generate(num, seed, labels)
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int32)}
-    if labels is not None and run.spec.class_names:
-        arrays["class_names"] = np.array([str(n) for n in run.spec.class_names])  # labels[i] names class_names[i]
+    if labels is not None and names:
+        arrays["class_names"] = np.array(names)  # labels[i] is the index of class_names
     atomic_write(out, lambda p: np.savez_compressed(p, **arrays), suffix=".npz")
     if png:
-        names = run.spec.class_names or []
         image_grid(images, png, titles=[names[i] for i in labels] if labels is not None and names else None)
-    names = [str(n) for n in (run.spec.class_names or [])]
     which = (f" of class {names[label]!r} (index {label})" if names else f" of class {label}") if label is not None \
         else ""  # fmt: skip
     print(f"wrote {num} images {images.shape[1:]} uint8{which} to {out}" + (f" and a grid to {png}" if png else ""))
