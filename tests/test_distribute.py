@@ -229,7 +229,7 @@ def test_peer_death_mid_training_ends_the_other_with_a_resumable_checkpoint(tmp_
     run = tmp_path / "shared"
     ports = free_ports(2)
     args = [SMOKE / "multi_worker.yaml", "--run-dir", run, "--set", "training.epochs=300",
-            "--set", "distribute.collective_timeout_s=10"]  # fmt: skip
+            "--set", "distribute.collective_timeout_s=15"]  # fmt: skip
     worker, chief = start_worker(ports, 1, *args), start_worker(ports, 0, *args)
     deadline = time.time() + 240
     while time.time() < deadline and not (run / "backup" / "epoch-000001").is_dir():
