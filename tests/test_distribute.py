@@ -30,67 +30,6 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def launch_workers(tmp_path: Path, *extra: str, resume: bool = False) -> list[subprocess.CompletedProcess]:
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = []
-    for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        target = (
-            ["--resume", str(tmp_path / f"w{index}")]
-            if resume
-            else [str(SMOKE / "multi_worker.yaml"), "--run-dir", str(tmp_path / f"w{index}")]
-        )
-        procs.append(
-            subprocess.Popen(
-                [*MLCLI, "train", *target, "--quiet", *extra],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    return results
-
-
-def test_two_workers_train_in_lockstep(tmp_path: Path):
-    results = launch_workers(tmp_path, "--set", "training.epochs=2")
-    assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
-    chief, worker = tmp_path / "w0", tmp_path / "w1" / "workers" / "worker-1"
-    for item in (
-        "config.yaml",
-        "run.json",
-        "metrics.csv",
-        "summary.json",
-        "checkpoints/best.keras",
-        "checkpoints/last.keras",
-        "plots/curves.png",
-    ):
-        assert (chief / item).is_file(), item
-    a, b = load_compiled(chief / "checkpoints/last.keras"), load_compiled(worker / "checkpoints/last.keras")
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(wa, wb)
-    rows = metrics_rows(chief)
-    assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
-    summary = json.loads((chief / "summary.json").read_text())
-    assert summary["distribute"] == {
-        "strategy": "multi_worker",
-        "workers": 2,
-        "replicas": 2,
-        "global_batch": 64,
-        "per_replica_batch": 32,
-        "chief": True,
-    }
-    assert "epoch 1/2" in results[0].stdout and "epoch 1/2" not in results[1].stdout  # progress: chief only
-    assert int(a.optimizer.iterations.numpy()) == 2 * (1293 // 64)  # whole global batches per epoch
-
-
 def test_mirrored_on_two_logical_cpus(tmp_path: Path):
     script = f"""
 import tensorflow as tf
@@ -170,7 +109,11 @@ def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: P
     procs = [start_worker(ports, i, "--resume", run) for i in (1, 0)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert "epoch 4/4" in outs[1][0] and "epoch 4/4" not in outs[0][0]  # progress: the chief's only
     chief_dir, worker_dir = run, run / "workers" / "worker-1"
+    for item in ("config.yaml", "run.json", "metrics.csv", "summary.json", "checkpoints/best.keras",
+                 "checkpoints/last.keras", "plots/curves.png"):  # fmt: skip
+        assert (chief_dir / item).is_file(), item
     starts = [json.loads((d / "summary.json").read_text())["initial_epoch"] for d in (chief_dir, worker_dir)]
     assert starts[0] == starts[1] >= 2  # both resumed from the same committed epoch
     a, b = load_compiled(chief_dir / "checkpoints/last.keras"), load_compiled(worker_dir / "checkpoints/last.keras")
@@ -184,6 +127,8 @@ def test_shared_run_dir_any_start_order_kill_both_and_resume_in_step(tmp_path: P
     assert (chief_dir / "tensorboard").is_dir()
     summary = json.loads((chief_dir / "summary.json").read_text())
     assert summary["test_checkpoint"] == "best" and summary["best"]["monitor"] == "val_accuracy"
+    assert summary["distribute"] == {"strategy": "multi_worker", "workers": 2, "replicas": 2, "global_batch": 64,
+                                     "per_replica_batch": 32, "chief": True}  # fmt: skip
     # the chief scored test on best.keras: check against the checkpoint with numpy
     from mlcli.data.sources.builtin import load_digits_arrays
 
@@ -226,11 +171,13 @@ def test_sigterm_ends_a_worker_blocked_waiting_for_peers(tmp_path: Path):
 
 
 def test_peer_death_mid_training_ends_the_other_with_a_resumable_checkpoint(tmp_path: Path):
-    run = tmp_path / "shared"
+    """Here each worker has its own --run-dir, as on hosts that share no disk: the non-chief writes into
+    RUN_DIR/workers/worker-1 of its own."""
+    run = tmp_path / "w0"
     ports = free_ports(2)
-    args = [SMOKE / "multi_worker.yaml", "--run-dir", run, "--set", "training.epochs=300",
-            "--set", "distribute.collective_timeout_s=15"]  # fmt: skip
-    worker, chief = start_worker(ports, 1, *args), start_worker(ports, 0, *args)
+    args = [SMOKE / "multi_worker.yaml", "--set", "training.epochs=300", "--set", "distribute.collective_timeout_s=15"]
+    worker = start_worker(ports, 1, *args, "--run-dir", tmp_path / "w1")
+    chief = start_worker(ports, 0, *args, "--run-dir", run)
     deadline = time.time() + 240
     while time.time() < deadline and not (run / "backup" / "epoch-000001").is_dir():
         time.sleep(0.05)
@@ -242,6 +189,9 @@ def test_peer_death_mid_training_ends_the_other_with_a_resumable_checkpoint(tmp_
     assert time.time() - began < 60
     assert json.loads((run / "run.json").read_text())["status"] == "failed"
     assert (run / "backup" / "epoch-000001" / "model.keras").is_file()
+    own = tmp_path / "w1" / "workers" / "worker-1"
+    assert (own / "config.yaml").is_file() and (own / "run.json").is_file()
+    assert not (run / "workers").exists()
 
 
 def test_custom_loop_step_scales_the_loss_under_mixed_float16():

@@ -73,7 +73,7 @@ def test_house_prices_in_dollars_come_close_to_gradient_boosting(tmp_path: Path)
     run = train_run(tmp_path, "houses",
                     f"{{source: csv, path: '{tmp_path / 'train.csv'}', test_path: '{tmp_path / 'test.csv'}', "
                     "label: price, task: regression, batch_size: 32}", "{type: mlp, layers: [64, 32]}",
-                    "{epochs: 40, tensorboard: false, plots: false}")  # fmt: skip
+                    "{epochs: 10, tensorboard: false, plots: false}")  # fmt: skip
     baseline_mae = baselines(train, test, "price", "regression")["gradient boosting"]
     mean_mae = mean_absolute_error(test["price"], np.full(len(test), train["price"].mean()))
     rows = predicted(tmp_path, run, tmp_path / "rows.csv")  # shuffled columns, no label
@@ -98,7 +98,7 @@ def test_a_forecast_is_scored_on_its_test_file_in_the_series_units(tmp_path: Pat
     run = train_run(tmp_path, "co2",
                     f"{{source: csv, path: '{tmp_path / 'train.csv'}', test_path: '{tmp_path / 'test.csv'}', "
                     f"task: timeseries, window: {window}, batch_size: 32}}", "{type: rnn, cell: gru, units: [16]}",
-                    "{epochs: 15, tensorboard: false, plots: false, metrics: [mae, rmse]}")  # fmt: skip
+                    "{epochs: 8, tensorboard: false, plots: false, metrics: [mae, rmse]}")  # fmt: skip
     reported = json.loads((run / "summary.json").read_text())["test"]
     assert reported["samples"] == len(future)  # one window per test value: the test file was read
     series = np.concatenate([history, future])

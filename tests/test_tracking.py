@@ -1,18 +1,19 @@
-"""MLflow tracking through the console script: a smoke run into a temporary SQLite store, read back with
-MlflowClient (params, every epoch's metrics equal to metrics.csv, artifacts); kill -9 and --resume
-continue the same MLflow run with no duplicated step; an unreachable tracker is exit 2 before training,
-or a warning with best_effort."""
+"""MLflow tracking (the kill and the refusal through the console script): a smoke run into a temporary
+SQLite store, read back with MlflowClient (params, every epoch's metrics equal to metrics.csv,
+artifacts); kill -9 and --resume continue the same MLflow run with no duplicated step; an unreachable
+tracker is exit 2 before training, or a warning with best_effort."""
 
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SMOKE, cli_subprocess
+from tests.conftest import SMOKE, cli, cli_subprocess
 
 pytestmark = pytest.mark.slow  # trains through the CLI: `make test-fast` leaves it out
 
@@ -62,20 +63,20 @@ def test_an_unreachable_tracker_is_exit_2_before_training_unless_best_effort(tmp
         refused.stderr[-2000:]
     assert "best_effort" in refused.stderr and time.monotonic() - began < 60
     assert not (tmp_path / "a").exists()  # nothing trained, nothing left
-    trained = cli_subprocess("train", SMOKE / "mlp.yaml", "--run-dir", tmp_path / "b", "--quiet", "--set",
-                             f"tracking.mlflow={{uri: '{nowhere}', best_effort: true}}",
-                             "--set", "training.epochs=1")  # fmt: skip
-    assert trained.returncode == 0 and "training without MLflow tracking" in trained.stderr, trained.stderr[-2000:]
+    trained = cli("train", SMOKE / "mlp.yaml", "--run-dir", tmp_path / "b", "--quiet", "--set",
+                  f"tracking.mlflow={{uri: '{nowhere}', best_effort: true}}", "--set", "training.epochs=1")  # fmt: skip
+    assert trained.exit_code == 0 and "training without MLflow tracking" in trained.output, trained.output[-2000:]
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["epochs_run"] == 1
 
 
 def test_a_sweep_is_a_parent_mlflow_run_with_its_trials_as_children(tmp_path: Path):
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = cli_subprocess("sweep", SMOKE / "mlp.yaml", "--trials", "2", "--sweep-dir", tmp_path / "s", "--quiet",
-                          "--set", f"tracking.mlflow={{uri: '{uri}', experiment: study}}", "--set", "training.epochs=1",
-                          "--param", "optimizer.learning_rate=choice(0.05, 0.01)")  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = cli("sweep", SMOKE / "mlp.yaml", "--trials", "2", "--sweep-dir", tmp_path / "s", "--quiet",
+               "--set", f"tracking.mlflow={{uri: '{uri}', experiment: study}}", "--set", "training.epochs=1",
+               "--param", "optimizer.learning_rate=choice(0.05, 0.01)")  # fmt: skip
+    assert done.exit_code == 0, done.output[-2000:]
     client = MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name("study").experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]

@@ -223,27 +223,30 @@ def test_two_processes_share_one_study(tmp_path: Path):
 RACE = """
 import sys, time
 from pathlib import Path
+import optuna, sqlalchemy  # imported before the start line, so that the creation itself is what races
 from mlcli.sweep.plan import plan
 from mlcli.sweep.storage import open_study
 p = plan(Path(sys.argv[1]), [], ["optimizer.learning_rate=choice(0.1, 0.01)"], 2, None, None,
          Path(sys.argv[2]), sys.argv[3])
-while time.time() < float(sys.argv[4]):  # all start creating the new database at the same moment
-    pass
+ready = Path(sys.argv[4])
+(ready / sys.argv[5]).touch()
+while len(list(ready.iterdir())) < int(sys.argv[6]):  # every process imported: all create the database at once
+    time.sleep(0.005)
 print(len(open_study(p).get_trials()))
 """
 
 
-def test_eight_processes_starting_one_new_study_at_once_all_open_it(tmp_path: Path):
+def test_six_processes_starting_one_new_study_at_once_all_open_it(tmp_path: Path):
     """Optuna creates a new SQLite study's tables in several steps; processes starting together used to
     die with "table alembic_version already exists" (seen in CI with two `mlcli sweep` processes)."""
     storage = f"sqlite:///{tmp_path / 'new.db'}"
-    start = time.time() + 6  # after the imports of all eight
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, SMOKE / "mlp.yaml", tmp_path / "s", storage, str(start)],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(8)]  # fmt: skip
+    (tmp_path / "ready").mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, SMOKE / "mlp.yaml", tmp_path / "s", storage,
+                               tmp_path / "ready", str(i), "6"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(6)]  # fmt: skip
     outs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 8, [o[1][-600:] for o in outs if o[1]]
-    assert [o[0].strip() for o in outs] == ["0"] * 8
+    assert [p.returncode for p in procs] == [0] * 6, [o[1][-600:] for o in outs if o[1]]
+    assert [o[0].strip() for o in outs] == ["0"] * 6
 
 
 def _children(pid: int) -> list[int]:
