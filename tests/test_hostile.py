@@ -143,9 +143,10 @@ def uninterrupted(tmp_path_factory) -> Path:
     return run
 
 
-# the writes of an epoch's commit, in order, and the rows metrics.csv has once each is done (epoch 2 of 2)
+# the writes of an epoch's commit, in order, and the rows metrics.csv has once each is done (epoch 2 of 2);
+# then summary.json's (a kill just before it leaves what after_metrics leaves: the test score is in memory)
 LAST_EPOCH_WRITES = [("after_backup", 1), ("after_best", 1), ("after_last", 1), ("after_metrics", 2),
-                     ("before_summary", 2), ("after_summary", 2)]  # fmt: skip
+                     ("after_summary", 2)]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -183,8 +184,8 @@ def test_killed_at_each_write_of_the_last_epoch_resume_completes_it(tmp_path: Pa
     whole = json.loads((uninterrupted / "summary.json").read_text())
     assert summary["test"] == whole["test"] and summary["best"] == whole["best"]
     record = json.loads((run / "run.json").read_text())
-    # five killed attempts; the sixth had written its summary, so the last resume marks that one completed
-    assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["killed"] * 5
+    # four killed attempts; the fifth had written its summary, so the last resume marks that one completed
+    assert record["status"] == "completed" and [a["status"] for a in record["attempts"]] == ["killed"] * 4
     assert "summary were written before it stopped; marked completed" in resumed.stdout + resumed.stderr
 
 

@@ -143,15 +143,16 @@ SWEEP = ["--param", "optimizer.learning_rate=choice(0.05, 0.000001)", "--param",
 
 def test_sweep_runs_trials_as_run_dirs_continues_to_more_trials_and_prunes(tmp_path: Path):
     target = tmp_path / "sweep"
-    first = cli("sweep", SMOKE / "mlp.yaml", "--trials", "4", "--sweep-dir", target, "--quiet", *SWEEP)
+    early = [*SWEEP, "--set", "sweep.startup_trials=2"]  # pruning from the third trial on
+    first = cli("sweep", SMOKE / "mlp.yaml", "--trials", "3", "--sweep-dir", target, "--quiet", *early)
     assert first.exit_code == 0, first.output
-    assert len(json.loads((target / "sweep.json").read_text())["trials"]) == 4
-    again = cli("sweep", SMOKE / "mlp.yaml", "--trials", "6", "--sweep-dir", target, "--quiet", *SWEEP)
+    assert len(json.loads((target / "sweep.json").read_text())["trials"]) == 3
+    again = cli("sweep", SMOKE / "mlp.yaml", "--trials", "5", "--sweep-dir", target, "--quiet", *early)
     assert again.exit_code == 0, again.output
     report = json.loads((target / "sweep.json").read_text())
     trials = report["trials"]
-    assert [t["number"] for t in trials] == list(range(6)) and report["metric"] == "val_loss"
-    assert sorted(p.name for p in target.glob("trial-*")) == [f"trial-{i:03d}" for i in range(6)]
+    assert [t["number"] for t in trials] == list(range(5)) and report["metric"] == "val_loss"
+    assert sorted(p.name for p in target.glob("trial-*")) == [f"trial-{i:03d}" for i in range(5)]
     states = {t["number"]: t["state"] for t in trials}
     assert set(states.values()) <= {"complete", "pruned"} and "pruned" in states.values(), states
     for t in trials:
@@ -169,8 +170,8 @@ def test_sweep_runs_trials_as_run_dirs_continues_to_more_trials_and_prunes(tmp_p
     assert report["best"]["number"] == min(complete, key=lambda t: t["value"])["number"]
     assert (target / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert cli("evaluate", report["best"]["path"], "--json").exit_code == 0
-    done = cli("sweep", SMOKE / "mlp.yaml", "--trials", "6", "--sweep-dir", target, "--quiet", *SWEEP)
-    assert done.exit_code == 0 and "already has 6 finished trials" in done.output
+    done = cli("sweep", SMOKE / "mlp.yaml", "--trials", "5", "--sweep-dir", target, "--quiet", *early)
+    assert done.exit_code == 0 and "already has 5 finished trials" in done.output
 
 
 def test_bad_sweep_parameters_are_exit_2_before_any_trial(tmp_path: Path):

@@ -127,7 +127,8 @@ def wait_for_peers(timeout: int) -> None:
 
 def _configure_coordination(resolver, timeout: int) -> None:
     """TensorFlow's coordination service with bounded waits: all workers must register within
-    `timeout` seconds, and a worker whose heartbeat stops for min(timeout, 60) s counts as dead.
+    `timeout` seconds, and a worker whose heartbeat stops for half of it (5 to 60 s) counts as dead:
+    sooner than a collective gives up, so the error that ends the others names the dead peer.
 
     The strategy configures the service with unbounded defaults unless it is configured first.
     """
@@ -146,9 +147,15 @@ def _configure_coordination(resolver, timeout: int) -> None:
         service_leader=multi_worker_util.coordination_leader(cluster_spec),
         coordinated_jobs=jobs,
         cluster_register_timeout_in_ms=timeout * 1000,
-        heartbeat_timeout_in_ms=min(timeout, 60) * 1000,
+        heartbeat_timeout_in_ms=heartbeat_timeout(timeout) * 1000,
         shutdown_barrier_timeout_in_ms=timeout * 1000,
     )
+
+
+def heartbeat_timeout(collective_timeout: int) -> int:
+    """Seconds of silence after which a peer is dead. Equal to the collective timeout, the two raced on a
+    slow machine, and a collective that gave up first could not say which peer had gone."""
+    return max(5, min(collective_timeout // 2, 60))
 
 
 def peer_addresses() -> list[str]:
