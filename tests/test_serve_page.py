@@ -24,8 +24,9 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One headless chromium for the page tests below (each opens its own server's page)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
