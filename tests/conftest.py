@@ -86,11 +86,12 @@ def presets(tmp_path_factory) -> dict[str, Path]:
 
 
 # the longest files first: with `-n 2 --dist loadfile` a worker that starts the longest file last
-# leaves the other core idle for its whole length (measured with --durations, most first)
-LONGEST_FIRST = ["test_hostile.py", "test_distribute.py", "test_workflow.py", "test_first_hour.py",
-                 "test_pretrained.py", "test_trust_core.py", "test_real_data.py", "test_one_path.py",
-                 "test_train_e2e.py", "test_export.py", "test_tracking.py", "test_onnx.py", "test_real_inputs.py",
-                 "test_gan.py", "test_serve_page.py", "test_serve.py", "test_tables.py"]  # fmt: skip
+# leaves the other core idle for its whole length (per-file sums of --junitxml times, most first; the
+# browser tests of test_serve_page.py run where chromium is installed, as .ci/run does)
+LONGEST_FIRST = ["test_workflow.py", "test_distribute.py", "test_hostile.py", "test_first_hour.py", "test_one_path.py",
+                 "test_pretrained.py", "test_trust_core.py", "test_export.py", "test_train_e2e.py",
+                 "test_serve_page.py", "test_real_data.py", "test_tracking.py", "test_real_inputs.py", "test_gan.py",
+                 "test_serve.py", "test_onnx.py", "test_tables.py"]  # fmt: skip
 
 
 def pytest_collection_modifyitems(items) -> None:
