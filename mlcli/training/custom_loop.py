@@ -60,6 +60,10 @@ def _step_function(strategy, model, loss_fn, metrics: list, loss_tracker):
         loss, y_local, out_local = strategy.run(replica_step, args=(x, y))
         batch_loss = strategy.reduce("SUM", loss, axis=None)
         y_all, out_all = strategy.gather(y_local, axis=0), strategy.gather(out_local, axis=0)
+        # the gather loses the static shape; without it Keras' metrics cannot squeeze a (batch, 1) logit to
+        # (batch,) labels and broadcast them to (batch, batch): a binary accuracy read 0.5 whatever the model
+        y_all, out_all = (tf.ensure_shape(gathered, [None, *strategy.experimental_local_results(local)[0].shape[1:]])
+                          for gathered, local in ((y_all, y_local), (out_all, out_local)))  # fmt: skip
         loss_tracker.update_state(batch_loss)
         for metric in metrics:
             metric.update_state(y_all, out_all)
