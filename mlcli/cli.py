@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from mlcli import __version__
-from mlcli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, ConfigError, MlcliError, UserError
+from mlcli.errors import EXIT_INTERRUPTED, EXIT_RUNTIME, ConfigError, MlcliError, TrainingFailed, UserError
 
 app = typer.Typer(
     name="mlcli",
@@ -291,6 +291,10 @@ def train(
         except UserError:
             if command.nothing_trained(plan):
                 command.abandon(plan)  # a data error leaves no `failed` directory behind
+            raise
+        except TrainingFailed:
+            if command.peers_never_joined(plan):
+                command.abandon(plan)  # so that the same command works once every worker is started
             raise
         command.report(summary, plan.run_dir)
 

@@ -150,6 +150,7 @@ def test_missing_peer_exits_in_bounded_time_naming_it(tmp_path: Path):
     assert proc.returncode == 1
     assert f"worker 1 (127.0.0.1:{ports[1]}) did not start within 6s" in err
     assert time.time() - began < 60
+    assert not (tmp_path / "r").exists()  # nothing left that would refuse the same command once the peer is up
 
 
 def test_sigterm_ends_a_worker_blocked_waiting_for_peers(tmp_path: Path):

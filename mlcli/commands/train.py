@@ -89,10 +89,24 @@ def nothing_trained(plan: TrainPlan) -> bool:
     return not plan.resume and not multi and not rundir.epochs_saved(plan.run_dir)
 
 
+def peers_never_joined(plan: TrainPlan) -> bool:
+    """A new multi-worker run that failed before its first epoch (a peer that never started): its
+    directory holds only this worker's start-up files, which would make the same command exit 2."""
+    multi = plan.cfg.distribute.strategy == "multi_worker"
+    return multi and not plan.resume and not rundir.epochs_saved(plan.run_dir)
+
+
 def abandon(plan: TrainPlan) -> None:
     """Remove a new run that stopped before its first epoch (Ctrl-C at start-up, a data error), so
     neither a stray `config.yaml` nor a `failed` directory is left, and the same --run-dir works again."""
     rundir.release_run_dir(plan.run_dir)
+    if plan.cfg.distribute.strategy == "multi_worker":  # a shared folder: the other workers' files stay
+        for child in plan.run_dir.iterdir():
+            if child.name != rundir.WORKERS_DIR:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        if plan.created and not any(plan.run_dir.iterdir()):
+            plan.run_dir.rmdir()
+        return
     if plan.created:
         shutil.rmtree(plan.run_dir, ignore_errors=True)
         parent = plan.run_dir.parent  # runs/<name>/ when this run was its first
