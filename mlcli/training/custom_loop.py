@@ -136,6 +136,8 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
         model = build_model(cfg, spec)
         setup.compile_model(model, cfg, spec, steps, device)  # builds the optimizer; fit is not used
         initial_epoch, es_weights = setup.restore(model, state, cfg.training.epochs, run_dir)
+    if state and is_chief:  # as a single process says it (the chief alone shows progress)
+        print(f"resuming after epoch {initial_epoch} of {cfg.training.epochs} ({state['_dir']})", flush=True)
     loss_fn = make_loss(cfg.training, spec)
     loss_fn.reduction = None
     train_metrics, val_metrics = make_metrics(cfg.training, spec), make_metrics(cfg.training, spec)
@@ -176,6 +178,11 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
             break
     callback_list.on_train_end()
     guard.raise_if_stopped(run_dir / CHECKPOINTS)
+    extras: dict = {}
+    for callback in callbacks:
+        extras.update(getattr(callback, "summary_extras", dict)())
+    reasons = [getattr(c, "stop_reason", lambda: None)() for c in callbacks]
+    extras["stopped"] = next((r for r in reasons if r), {"reason": "completed", "epoch": initial_epoch + len(history)})
     return write_summary(
         cfg,
         run_dir,
@@ -190,6 +197,7 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
         wall=wall,
         score_test=is_chief,  # the chief scores the test split
         extra={
+            **extras,
             "device": device.as_dict(),
             "distribute": {
                 "strategy": "multi_worker",

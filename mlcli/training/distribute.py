@@ -173,7 +173,17 @@ def peer_failure(exc: Exception, run_dir) -> str:
         job, index = match.group(1), int(match.group(2))
         addresses = (tf_config() or {}).get("cluster", {}).get(job, [])
         who = f"{job} {index}" + (f" ({addresses[index]})" if index < len(addresses) else "")
+    reason = _reason(text)
     return (
-        f"{who} stopped answering ({text.splitlines()[0][:160]}); the last committed epoch is in "
+        f"{who} stopped answering{f' ({reason})' if reason else ''}; the last committed epoch is in "
         f"{run_dir}/backup: restart every worker with `mlcli train --resume` to continue"
     )
+
+
+def _reason(text: str) -> str:
+    """The line of TensorFlow's error that says what happened ("Graph execution error:" heads them all)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if any("stopped sending heartbeats" in line for line in lines):
+        return "it stopped sending heartbeats"
+    told = [line for line in lines if not line.startswith(("Graph execution error", "Detected at node", 'File "'))]
+    return told[0][:160] if told else ""
