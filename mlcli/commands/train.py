@@ -83,17 +83,19 @@ def prepare(config: Path | None, overrides: list[str], run_dir: Path | None, res
     return TrainPlan(cfg, start_run(cfg, target, shared_with_workers=multi), False, created)
 
 
+def _new_and_empty(plan: TrainPlan) -> bool:
+    return not plan.resume and not rundir.epochs_saved(plan.run_dir)
+
+
 def nothing_trained(plan: TrainPlan) -> bool:
     """A new single-process run with no committed epoch: there is nothing in it to keep."""
-    multi = plan.cfg.distribute.strategy == "multi_worker"
-    return not plan.resume and not multi and not rundir.epochs_saved(plan.run_dir)
+    return plan.cfg.distribute.strategy != "multi_worker" and _new_and_empty(plan)
 
 
 def peers_never_joined(plan: TrainPlan) -> bool:
     """A new multi-worker run that failed before its first epoch (a peer that never started): its
     directory holds only this worker's start-up files, which would make the same command exit 2."""
-    multi = plan.cfg.distribute.strategy == "multi_worker"
-    return multi and not plan.resume and not rundir.epochs_saved(plan.run_dir)
+    return plan.cfg.distribute.strategy == "multi_worker" and _new_and_empty(plan)
 
 
 def abandon(plan: TrainPlan) -> None:

@@ -179,3 +179,14 @@ def make_callbacks(
     if progress:
         callbacks.append(make_progress(quiet, cfg.data.batch_size, cfg.training.epochs, writer))
     return callbacks, guard, writer
+
+
+def summary_extras(callbacks: list, completed_epoch: int, reasons: list | None = None) -> dict:
+    """What the callbacks add to summary.json (warnings, ...) and why training stopped: the first stop
+    reason a callback (or `reasons`) gives, else completed at `completed_epoch`."""
+    extras: dict = {}
+    for callback in callbacks:
+        extras.update(getattr(callback, "summary_extras", dict)())
+    said = [getattr(c, "stop_reason", lambda: None)() for c in callbacks] + (reasons or [])
+    extras["stopped"] = next((r for r in said if r), {"reason": "completed", "epoch": completed_epoch})
+    return extras

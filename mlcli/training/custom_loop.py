@@ -178,11 +178,7 @@ def _train(cfg: Any, run_dir: Path, strategy, device: Any, *, resume: bool, quie
             break
     callback_list.on_train_end()
     guard.raise_if_stopped(run_dir / CHECKPOINTS)
-    extras: dict = {}
-    for callback in callbacks:
-        extras.update(getattr(callback, "summary_extras", dict)())
-    reasons = [getattr(c, "stop_reason", lambda: None)() for c in callbacks]
-    extras["stopped"] = next((r for r in reasons if r), {"reason": "completed", "epoch": initial_epoch + len(history)})
+    extras = setup.summary_extras(callbacks, initial_epoch + len(history))
     return write_summary(
         cfg,
         run_dir,

@@ -91,14 +91,11 @@ def train(
         final = {k: float(v[-1]) for k, v in history.history.items() if v and k != "samples_per_sec"}
     else:  # the last committed epoch's row
         final = {k: float(v) for k, v in (writer.rows[-1] if writer.rows else {}).items() if k != "epoch"}
-    extras: dict = {}
-    for callback in callbacks:
-        extras.update(getattr(callback, "summary_extras", dict)())
-    reasons = [getattr(c, "stop_reason", lambda: None)() for c in [*callbacks, *(extra_callbacks or [])]]
+    reasons = [getattr(c, "stop_reason", lambda: None)() for c in extra_callbacks or []]
     if finishing and state.get("stopped"):
         reasons.append({"reason": "early_stopping", "epoch": initial_epoch,
                         "message": "stopped early before the interruption (the checkpoint says so)"})  # fmt: skip
-    extras["stopped"] = next((r for r in reasons if r), {"reason": "completed", "epoch": initial_epoch})
+    extras = setup.summary_extras(callbacks, initial_epoch, reasons)
     return write_summary(
         cfg,
         run_dir,
